@@ -1,0 +1,71 @@
+/*
+ * stack.h - from a sample to its symbolized frames, leaf first: kernel part
+ * from the callchain, user part from the callchain (frame pointers) or the
+ * DWARF unwinder, each address resolved through the process's maps to a
+ * native symbol (with inline frames), a Python frame (perf map entry) or
+ * "[unknown]".
+ *
+ * Ownership: the stacker owns its pymap cache and a string arena; frames it
+ * returns point into it, into struct symbols, or into the pymaps, and stay
+ * valid until stacker_free(). struct stack_result is caller-owned storage
+ * reused from sample to sample.
+ */
+#ifndef PM_STACK_H
+#define PM_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "perfdata.h"
+#include "session.h"
+#include "symbols.h"
+
+struct stacker_opts {
+	const char *maps_dir;		/* where perf-PID.map live, default /tmp */
+	bool force;			/* read maps not owned by us or root */
+	bool no_unwind;			/* ignore REGS_USER/STACK_USER */
+};
+
+/* Why a user stack stopped where it did. */
+enum stack_end {
+	STACK_END_ROOT,		/* reached a thread/process start frame */
+	STACK_END_UNKNOWN,	/* stopped somewhere else (not provably cut) */
+	STACK_END_TRUNCATED,	/* cut short: copy too small, depth limit,
+				   unwind failure, unknown code */
+	STACK_END_NO_USER,	/* kernel-only sample (kernel thread) */
+};
+
+struct stack_result {
+	struct frame *frames;		/* leaf first */
+	size_t nr, alloc;
+	enum stack_end end;
+	bool truncated;			/* end == STACK_END_TRUNCATED */
+	bool has_python;
+	bool interp_break;		/* user chain ended inside the
+					   interpreter without reaching a root:
+					   a build without frame pointers */
+	const char *break_dso;		/* that interpreter's DSO name */
+	bool unwound;			/* user part came from DWARF unwinding */
+	unsigned unknown_frames;	/* "[unknown]" frames produced */
+};
+
+struct stacker;
+
+struct stacker *stacker_new(struct session *sess, struct symbols *syms,
+			    const struct stacker_opts *opts);
+void stacker_free(struct stacker *st);	/* NULL accepted */
+
+/* Symbolize one PD_SAMPLE event into res (cleared first). 0 or -PM_ENOMEM. */
+int stacker_sample(struct stacker *st, const struct pd_event *ev,
+		   struct stack_result *res);
+
+void stack_result_release(struct stack_result *res);
+
+/* Warnings collected while resolving (maps not found / not trusted, ...),
+ * one line each, in order; NULL-terminated array valid until the next
+ * stacker call. */
+const char *const *stacker_warnings(struct stacker *st);
+
+#endif
