@@ -12,12 +12,13 @@
 #include <string.h>
 
 #include "arena.h"
+#include "strtab.h"
 
 #define MAX_MAPS (1u << 22)
 #define MAX_TASKS (1u << 24)
 
 struct session {
-	struct arena *arena;		/* interned strings */
+	struct strtab *strings;		/* interned paths and comms */
 	struct proc **procs;		/* every proc ever created, in order */
 	size_t nr_procs, procs_alloc;
 	struct proc **proc_tab;		/* hash by pid -> current proc */
@@ -26,9 +27,6 @@ struct session {
 	size_t thr_tab_size, thr_tab_used;
 	struct proc kernel;		/* kernel maps (pid -1) */
 	void (*priv_free)(void *);
-	/* string intern table */
-	const char **str_tab;
-	size_t str_tab_size, str_tab_used;
 };
 
 static uint64_t hash_u32(uint32_t v)
@@ -38,60 +36,14 @@ static uint64_t hash_u32(uint32_t v)
 	return h ^ (h >> 29);
 }
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h;
-}
-
-/* Intern a string in the session arena; NULL on OOM. */
-static const char *intern(struct session *s, const char *str)
-{
-	size_t i, mask;
-
-	if (s->str_tab_used * 2 >= s->str_tab_size) {
-		size_t nsize = s->str_tab_size ? s->str_tab_size * 2 : 256;
-		const char **nt = calloc(nsize, sizeof(*nt));
-
-		if (!nt)
-			return NULL;
-		for (i = 0; i < s->str_tab_size; i++) {
-			const char *o = s->str_tab[i];
-			size_t j;
-
-			if (!o)
-				continue;
-			for (j = hash_str(o) & (nsize - 1); nt[j];
-			     j = (j + 1) & (nsize - 1))
-				;
-			nt[j] = o;
-		}
-		free(s->str_tab);
-		s->str_tab = nt;
-		s->str_tab_size = nsize;
-	}
-	mask = s->str_tab_size - 1;
-	for (i = hash_str(str) & mask; s->str_tab[i]; i = (i + 1) & mask)
-		if (strcmp(s->str_tab[i], str) == 0)
-			return s->str_tab[i];
-	s->str_tab[i] = arena_strdup(s->arena, str);
-	if (!s->str_tab[i])
-		return NULL;
-	s->str_tab_used++;
-	return s->str_tab[i];
-}
-
 struct session *session_new(void)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
-	s->arena = arena_new();
-	if (!s->arena) {
+	s->strings = strtab_new();
+	if (!s->strings) {
 		free(s);
 		return NULL;
 	}
@@ -123,8 +75,7 @@ void session_free(struct session *s)
 	free(s->procs);
 	free(s->proc_tab);
 	free(s->thr_tab);
-	free(s->str_tab);
-	arena_free(s->arena);
+	strtab_free(s->strings);
 	free(s);
 }
 
@@ -421,7 +372,7 @@ static int process_mmap(struct session *s, const struct pd_event *ev)
 				  20 : ev->u.mmap.build_id_size;
 		memcpy(m.build_id, ev->u.mmap.build_id, m.build_id_size);
 	}
-	path = intern(s, ev->u.mmap.filename ? ev->u.mmap.filename : "");
+	path = strtab_intern(s->strings, ev->u.mmap.filename ? ev->u.mmap.filename : "");
 	if (!path)
 		return -PM_ENOMEM;
 	m.path = path;
@@ -444,7 +395,7 @@ static int process_mmap(struct session *s, const struct pd_event *ev)
 static int process_comm(struct session *s, const struct pd_event *ev)
 {
 	struct thread *t;
-	const char *comm = intern(s, ev->u.comm.comm ? ev->u.comm.comm : "");
+	const char *comm = strtab_intern(s->strings, ev->u.comm.comm ? ev->u.comm.comm : "");
 
 	if (!comm)
 		return -PM_ENOMEM;

@@ -1,0 +1,501 @@
+/*
+ * stack.c - sample -> symbolized frames, leaf first.
+ *
+ * Callchain layout (perf_event.h): u64 entries where values >=
+ * PERF_CONTEXT_MAX are context markers switching kernel/user mode for the
+ * entries that follow. The first entry of each context is where the task
+ * was (sample ip, or user ip at kernel entry); later entries are return
+ * addresses, looked up at ip - 1 so a call that ends a function is
+ * attributed to its caller.
+ *
+ * With --call-graph dwarf, perf sets exclude_callchain_user: the chain holds
+ * only the kernel part and the user part comes from unwinding REGS_USER +
+ * STACK_USER (unwind.h).
+ */
+#include "stack.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "pymap.h"
+#include "strtab.h"
+#include "unwind.h"
+
+#define MAX_FRAMES (1u << 16)
+#define MAX_WARNINGS 64
+
+/* Per-pid perf map cache entry (open addressing on pid). */
+struct pymap_slot {
+	uint32_t pid;
+	bool used, tried;
+	struct pymap *map;
+};
+
+/* Per-dso interpreter classification (open addressing on pointer). */
+struct dso_slot {
+	struct dso *dso;
+	bool interp;
+};
+
+struct stacker {
+	struct session *sess;
+	struct symbols *syms;
+	struct stacker_opts opts;
+	struct strtab *strings;
+	struct unwinder *unwinder;
+	struct unwind_result ur;
+	struct pymap_slot *pymaps;
+	size_t pymaps_size, pymaps_used;
+	struct dso_slot *dsos;
+	size_t dsos_size, dsos_used;
+	struct sym_frame symbuf[16];
+	const char *warnings[MAX_WARNINGS + 1];
+	size_t nr_warnings;
+};
+
+/* Frames that start a process or thread: a user chain reaching one of
+ * these is complete. Frame-pointer chains often run past them into
+ * garbage (glibc has no frame pointers), so whatever lies rootward of the
+ * outermost such frame is dropped. */
+static const char *const root_frames[] = {
+	"_start", "__libc_start_main", "__libc_start_main_impl",
+	"__libc_start_call_main", "start_thread", "clone", "clone3",
+	"__clone", "__clone3", "__GI___clone3", "__GI___clone", NULL
+};
+
+static bool is_root_frame(const char *name)
+{
+	const char *const *r;
+
+	for (r = root_frames; *r; r++)
+		if (strcmp(*r, name) == 0)
+			return true;
+	return false;
+}
+
+static void warn(struct stacker *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void warn(struct stacker *st, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	const char *w;
+
+	if (st->nr_warnings >= MAX_WARNINGS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	w = strtab_intern(st->strings, buf);
+	if (w)
+		st->warnings[st->nr_warnings++] = w;
+	st->warnings[st->nr_warnings] = NULL;
+}
+
+struct stacker *stacker_new(struct session *sess, struct symbols *syms,
+			    const struct stacker_opts *opts)
+{
+	struct stacker *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->sess = sess;
+	st->syms = syms;
+	if (opts)
+		st->opts = *opts;
+	if (!st->opts.maps_dir)
+		st->opts.maps_dir = "/tmp";
+	st->strings = strtab_new();
+	if (!st->strings)
+		goto fail;
+	if (!st->opts.no_unwind) {
+		st->unwinder = unwinder_new(syms);
+		if (!st->unwinder)
+			goto fail;
+		session_set_priv_free(sess, unwinder_proc_free);
+	}
+	return st;
+fail:
+	stacker_free(st);
+	return NULL;
+}
+
+void stacker_free(struct stacker *st)
+{
+	size_t i;
+
+	if (!st)
+		return;
+	for (i = 0; i < st->pymaps_size; i++)
+		pymap_free(st->pymaps[i].map);
+	free(st->pymaps);
+	free(st->dsos);
+	unwind_result_release(&st->ur);
+	unwinder_free(st->unwinder);
+	strtab_free(st->strings);
+	free(st);
+}
+
+void stack_result_release(struct stack_result *res)
+{
+	free(res->frames);
+	memset(res, 0, sizeof(*res));
+}
+
+const char *const *stacker_warnings(struct stacker *st)
+{
+	const char *const *uw;
+
+	st->warnings[st->nr_warnings] = NULL;
+	/* fold in the unwinder's warnings once they appear */
+	if (st->unwinder) {
+		for (uw = unwinder_warnings(st->unwinder); uw && *uw; uw++) {
+			size_t i;
+			bool seen = false;
+
+			for (i = 0; i < st->nr_warnings; i++)
+				if (strcmp(st->warnings[i], *uw) == 0)
+					seen = true;
+			if (!seen)
+				warn(st, "%s", *uw);
+		}
+	}
+	return st->warnings;
+}
+
+/* ---- per-pid perf maps ---- */
+
+static struct pymap_slot *pymap_slot_get(struct stacker *st, uint32_t pid)
+{
+	size_t i, mask;
+
+	if ((st->pymaps_used + 1) * 2 > st->pymaps_size) {
+		size_t nsize = st->pymaps_size ? st->pymaps_size * 2 : 64;
+		struct pymap_slot *nt = calloc(nsize, sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		for (i = 0; i < st->pymaps_size; i++) {
+			size_t j;
+
+			if (!st->pymaps[i].used)
+				continue;
+			for (j = (st->pymaps[i].pid * 2654435761u) & (nsize - 1);
+			     nt[j].used; j = (j + 1) & (nsize - 1))
+				;
+			nt[j] = st->pymaps[i];
+		}
+		free(st->pymaps);
+		st->pymaps = nt;
+		st->pymaps_size = nsize;
+	}
+	mask = st->pymaps_size - 1;
+	for (i = (pid * 2654435761u) & mask; st->pymaps[i].used;
+	     i = (i + 1) & mask)
+		if (st->pymaps[i].pid == pid)
+			return &st->pymaps[i];
+	st->pymaps[i].used = true;
+	st->pymaps[i].pid = pid;
+	st->pymaps_used++;
+	return &st->pymaps[i];
+}
+
+/* The perf map of pid, loaded on first use; NULL if there is none. */
+static const struct pymap *pymap_for(struct stacker *st, uint32_t pid)
+{
+	struct pymap_slot *slot = pymap_slot_get(st, pid);
+	struct pm_error err = {0};
+	char path[4096];
+
+	if (!slot)
+		return NULL;
+	if (slot->tried)
+		return slot->map;
+	slot->tried = true;
+	snprintf(path, sizeof(path), "%s/perf-%u.map", st->opts.maps_dir, pid);
+	slot->map = pymap_load(path, st->opts.force, &err);
+	if (!slot->map && err.code != -PM_ENOTFOUND)
+		warn(st, "%s", err.msg);
+	return slot->map;
+}
+
+static const struct pymap_entry *pymap_find(struct stacker *st,
+					    struct proc *p, uint64_t ip)
+{
+	const struct pymap_entry *e = NULL;
+	const struct pymap *m;
+	unsigned hops;
+
+	/* A forked child keeps trampolines its parent compiled on its stack
+	 * (CPython 3.12 writes only new entries to the child's map), so fall
+	 * back to the ancestors' maps. */
+	for (hops = 0; p && hops < 8; hops++) {
+		m = pymap_for(st, p->pid);
+		if (m && (e = pymap_lookup(m, ip)))
+			return e;
+		if (!p->ppid || p->ppid == p->pid)
+			break;
+		p = session_proc(st->sess, p->ppid);
+	}
+	return NULL;
+}
+
+/* ---- dso classification ---- */
+
+static bool dso_is_interp(struct stacker *st, struct dso *d)
+{
+	size_t i, mask;
+	uint64_t a, sz;
+
+	if ((st->dsos_used + 1) * 2 > st->dsos_size) {
+		size_t nsize = st->dsos_size ? st->dsos_size * 2 : 64;
+		struct dso_slot *nt = calloc(nsize, sizeof(*nt));
+
+		if (!nt)
+			return false;
+		for (i = 0; i < st->dsos_size; i++) {
+			size_t j;
+
+			if (!st->dsos[i].dso)
+				continue;
+			for (j = ((uintptr_t)st->dsos[i].dso >> 4) & (nsize - 1);
+			     nt[j].dso; j = (j + 1) & (nsize - 1))
+				;
+			nt[j] = st->dsos[i];
+		}
+		free(st->dsos);
+		st->dsos = nt;
+		st->dsos_size = nsize;
+	}
+	mask = st->dsos_size - 1;
+	for (i = ((uintptr_t)d >> 4) & mask; st->dsos[i].dso; i = (i + 1) & mask)
+		if (st->dsos[i].dso == d)
+			return st->dsos[i].interp;
+	st->dsos[i].dso = d;
+	st->dsos[i].interp = dso_symbol_addr(d, "_PyEval_EvalFrameDefault",
+					     &a, &sz);
+	st->dsos_used++;
+	return st->dsos[i].interp;
+}
+
+/* ---- frames ---- */
+
+static int push(struct stack_result *res, const char *name, const char *dso,
+		enum frame_kind kind)
+{
+	int err = grow_array((void **)&res->frames, &res->alloc, res->nr + 1,
+			     sizeof(*res->frames), MAX_FRAMES);
+
+	if (err)
+		return err;
+	res->frames[res->nr].name = name;
+	res->frames[res->nr].dso = dso ? dso : "";
+	res->frames[res->nr].kind = kind;
+	res->nr++;
+	return 0;
+}
+
+static int push_kernel(struct stacker *st, struct stack_result *res,
+		       uint64_t ip)
+{
+	const char *sym = symbols_kernel_lookup(st->syms, ip);
+	char buf[512];
+	const char *name;
+
+	snprintf(buf, sizeof(buf), "%s_[k]", sym ? sym : "[unknown]");
+	name = strtab_intern(st->strings, buf);
+	if (!name)
+		return -PM_ENOMEM;
+	if (!sym)
+		res->unknown_frames++;
+	return push(res, name, "[kernel.kallsyms]", FRAME_KERNEL);
+}
+
+/* Is this map backed by a file we can symbolize? */
+static bool map_is_file(const struct map *m)
+{
+	return m->path[0] == '/' && strncmp(m->path, "/tmp/perf-", 10) != 0 &&
+	       strncmp(m->path, "/memfd:", 7) != 0 &&
+	       strncmp(m->path, "/dev/zero", 9) != 0 &&
+	       strncmp(m->path, "/anon_hugepage", 14) != 0 &&
+	       strncmp(m->path, "//anon", 6) != 0;
+}
+
+static int push_user(struct stacker *st, struct stack_result *res,
+		     struct proc *p, uint64_t ip, bool is_return)
+{
+	uint64_t look = is_return ? ip - 1 : ip;
+	struct map *m = proc_find_map(p, look);
+	const struct pymap_entry *e;
+	int n, i, err;
+
+	if (m && map_is_file(m)) {
+		const char *dname;
+		bool interp;
+
+		if (!m->dso) {
+			m->dso = symbols_dso(st->syms, m->path,
+					     m->build_id_size ? m->build_id : NULL,
+					     m->build_id_size);
+			if (!m->dso)
+				return -PM_ENOMEM;
+		}
+		dname = dso_name(m->dso);
+		interp = dso_is_interp(st, m->dso);
+		n = dso_lookup(m->dso, look - m->start + m->pgoff, st->symbuf,
+			       sizeof(st->symbuf) / sizeof(st->symbuf[0]));
+		if (n <= 0 || !st->symbuf[n - 1].name) {
+			res->unknown_frames++;
+			return push(res, FRAME_UNKNOWN, dname, FRAME_NATIVE);
+		}
+		for (i = 0; i < n; i++) {
+			err = push(res, st->symbuf[i].name, dname,
+				   interp ? FRAME_INTERP : FRAME_NATIVE);
+			if (err)
+				return err;
+		}
+		return 0;
+	}
+	e = pymap_find(st, p, look);
+	if (e) {
+		if (e->qualname)
+			return push(res, e->label, "", FRAME_PYTHON);
+		return push(res, e->label, "perf-map", FRAME_NATIVE);
+	}
+	res->unknown_frames++;
+	return push(res, FRAME_UNKNOWN, m ? m->path : "", FRAME_NATIVE);
+}
+
+/* Classify how the user part (frames [from, res->nr)) ended. */
+static void finish_user(struct stacker *st, struct stack_result *res,
+			size_t from, bool cut)
+{
+	size_t i;
+
+	if (res->nr == from) {
+		res->end = STACK_END_NO_USER;
+		return;
+	}
+	for (i = res->nr; i-- > from;) {
+		if (res->frames[i].kind == FRAME_NATIVE ||
+		    res->frames[i].kind == FRAME_INTERP) {
+			if (is_root_frame(res->frames[i].name)) {
+				res->nr = i + 1;	/* drop what lies beyond */
+				res->end = STACK_END_ROOT;
+				return;
+			}
+		}
+	}
+	(void)st;
+	res->end = STACK_END_TRUNCATED;
+	res->truncated = true;
+	if (!cut && res->frames[res->nr - 1].kind == FRAME_INTERP) {
+		res->interp_break = true;
+		res->break_dso = res->frames[res->nr - 1].dso;
+	}
+}
+
+int stacker_sample(struct stacker *st, const struct pd_event *ev,
+		   struct stack_result *res)
+{
+	const struct pd_sample *s = &ev->u.sample;
+	const struct pd_attr *attr = ev->attr;
+	struct thread *t;
+	struct proc *p;
+	bool kernel_mode, first = true, any_user = false;
+	size_t i, user_from = 0;
+	uint64_t ctx;
+	int err = 0;
+
+	res->nr = 0;
+	res->end = STACK_END_UNKNOWN;
+	res->truncated = res->has_python = res->interp_break = false;
+	res->unwound = false;
+	res->break_dso = NULL;
+	res->unknown_frames = 0;
+
+	t = session_thread(st->sess, ev->sid.pid, ev->sid.tid);
+	if (!t)
+		return -PM_ENOMEM;
+	p = t->proc;
+	kernel_mode = (ev->misc & PD_CPUMODE_MASK) == PD_MISC_KERNEL;
+
+	if (attr && (attr->sample_type & PD_S_CALLCHAIN) && s->nr_callchain) {
+		ctx = kernel_mode ? PD_CONTEXT_KERNEL : PD_CONTEXT_USER;
+		for (i = 0; i < s->nr_callchain && !err; i++) {
+			uint64_t ip = pd_u64(s->callchain, i);
+
+			if (ip >= PD_CONTEXT_MAX) {
+				if (ip == PD_CONTEXT_USER && !any_user)
+					user_from = res->nr;
+				ctx = ip;
+				first = true;
+				continue;
+			}
+			if (ctx == PD_CONTEXT_KERNEL) {
+				err = push_kernel(st, res, ip);
+			} else if (ctx == PD_CONTEXT_USER) {
+				if (!any_user)
+					user_from = res->nr;
+				any_user = true;
+				err = push_user(st, res, p, ip, !first);
+			}
+			first = false;
+		}
+		if (err)
+			return err;
+		if (any_user) {
+			size_t cap = attr->sample_max_stack ?
+				     attr->sample_max_stack : 127;
+
+			finish_user(st, res, user_from,
+				    s->nr_callchain >= cap);
+		}
+	} else if (attr && (attr->sample_type & PD_S_IP)) {
+		if (kernel_mode) {
+			err = push_kernel(st, res, s->ip);
+		} else {
+			user_from = res->nr;
+			any_user = true;
+			err = push_user(st, res, p, s->ip, false);
+			/* a lone ip proves nothing about the stack */
+			res->end = STACK_END_UNKNOWN;
+		}
+		if (err)
+			return err;
+		if (!st->unwinder || !s->user_abi || !s->user_stack_dyn_size)
+			goto out;
+		if (any_user) {
+			/* unwinding replaces the lone user ip */
+			res->nr = user_from;
+			any_user = false;
+		}
+	}
+
+	if (!any_user && st->unwinder && s->user_abi && s->user_stack_size) {
+		const struct pymap *pm = pymap_for(st, p->pid);
+
+		err = unwinder_unwind(st->unwinder, p, attr, s, pm, &st->ur);
+		if (err)
+			return err;
+		user_from = res->nr;
+		for (i = 0; i < st->ur.nr && !err; i++)
+			err = push_user(st, res, p, st->ur.ips[i], i > 0);
+		if (err)
+			return err;
+		res->unwound = true;
+		if (st->ur.nr)
+			finish_user(st, res, user_from, st->ur.truncated);
+	} else if (!any_user && res->nr) {
+		res->end = STACK_END_NO_USER;
+	}
+out:
+	for (i = 0; i < res->nr; i++)
+		if (res->frames[i].kind == FRAME_PYTHON)
+			res->has_python = true;
+	return 0;
+}
