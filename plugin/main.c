@@ -1,0 +1,562 @@
+/*
+ * main.c - the pyperf-merge command line: options into struct options,
+ * then reader -> session -> stacker -> merge -> profile -> outputs.
+ *
+ * Exit codes:
+ *   0  success
+ *   1  the input could not be read at all (nothing written)
+ *   2  usage error
+ *   3  the input is damaged part-way: outputs were written from the records
+ *      before the damage (the error says where)
+ *   4  an output could not be written
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "arena.h"
+#include "merge.h"
+#include "output.h"
+#include "perfdata.h"
+#include "profile.h"
+#include "session.h"
+#include "stack.h"
+#include "summary.h"
+#include "symbols.h"
+
+enum format { FMT_DEFAULT, FMT_SVG, FMT_FOLDED, FMT_TEXT };
+
+#define MAX_FILTER 64
+
+struct options {
+	const char *input;
+	const char *output;		/* NULL: default naming */
+	enum format format;
+	const char *event;
+	enum merge_mode merge;
+	const char *maps_dir;
+	const char *title;
+	bool force, quiet, no_unwind;
+	uint32_t pids[MAX_FILTER], tids[MAX_FILTER];
+	size_t nr_pids, nr_tids;
+	const char *comms[MAX_FILTER];
+	size_t nr_comms;
+};
+
+static const char usage_text[] =
+"Usage: pyperf-merge [OPTIONS] [FILE]\n"
+"Merge Python, native and kernel frames from a perf recording of a Python\n"
+"program (FILE, default ./perf.data; - reads a pipe-mode stream on stdin)\n"
+"into flamegraphs, folded stacks and a summary.\n"
+"\n"
+"With no -o/--format: writes FILE.EVENT.svg next to FILE for each sampled\n"
+"event and prints the summary.\n"
+"\n"
+"  -o, --output PATH     write the chosen format to PATH (- = stdout)\n"
+"  -F, --format FMT      svg, folded or text (default with -o: svg)\n"
+"  -e, --event NAME      event to show, as perf names it (cpu-clock,\n"
+"                        page-faults, exceptions:page_fault_user, ...);\n"
+"                        default: the first sampled event\n"
+"  -p, --pid PID[,PID]   only these processes\n"
+"  -t, --tid TID[,TID]   only these threads\n"
+"  -c, --comm NAME[,..]  only threads with these command names\n"
+"      --native=MODE     python (default): elide interpreter frames between\n"
+"                        Python frames; all: keep every frame\n"
+"      --maps-dir DIR    where perf-PID.map files are (default /tmp)\n"
+"      --title TEXT      flamegraph title\n"
+"      --no-unwind       ignore DWARF stack copies (callchains only)\n"
+"  -f, --force           read files not owned by you or root\n"
+"  -q, --quiet           no summary on stdout in the default mode\n"
+"  -h, --help            this text\n"
+"  -V, --version         version\n"
+"\n"
+"Exit status: 0 ok, 1 input unreadable, 2 usage, 3 input damaged part-way\n"
+"(partial outputs written), 4 output not written.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "pyperf-merge: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'pyperf-merge --help'.\n");
+	return 2;
+}
+
+/* Parse "1,2,3" into out[]; returns -1 on a bad number. */
+static int parse_ids(const char *arg, uint32_t *out, size_t *nr)
+{
+	const char *p = arg;
+
+	while (*p) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (end == p || errno || v > UINT32_MAX ||
+		    (*end && *end != ',') || *nr >= MAX_FILTER)
+			return -1;
+		out[(*nr)++] = (uint32_t)v;
+		p = *end ? end + 1 : end;
+	}
+	return *nr ? 0 : -1;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_NATIVE = 256, OPT_MAPS_DIR, OPT_TITLE, OPT_NO_UNWIND };
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "event", required_argument, NULL, 'e' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "tid", required_argument, NULL, 't' },
+		{ "comm", required_argument, NULL, 'c' },
+		{ "native", required_argument, NULL, OPT_NATIVE },
+		{ "maps-dir", required_argument, NULL, OPT_MAPS_DIR },
+		{ "title", required_argument, NULL, OPT_TITLE },
+		{ "no-unwind", no_argument, NULL, OPT_NO_UNWIND },
+		{ "force", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:F:e:p:t:c:fqhV", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'F':
+			if (!strcmp(optarg, "svg"))
+				o->format = FMT_SVG;
+			else if (!strcmp(optarg, "folded"))
+				o->format = FMT_FOLDED;
+			else if (!strcmp(optarg, "text"))
+				o->format = FMT_TEXT;
+			else
+				return usage_error("unknown format '%s' "
+						   "(svg, folded, text)", optarg);
+			break;
+		case 'e':
+			o->event = optarg;
+			break;
+		case 'p':
+			if (parse_ids(optarg, o->pids, &o->nr_pids))
+				return usage_error("bad --pid '%s'", optarg);
+			break;
+		case 't':
+			if (parse_ids(optarg, o->tids, &o->nr_tids))
+				return usage_error("bad --tid '%s'", optarg);
+			break;
+		case 'c': {
+			char *save = NULL, *copy = strdup(optarg), *tok;
+
+			/* copy is kept for the life of the process: the
+			 * filter strings point into it */
+			if (!copy)
+				return 1;
+			for (tok = strtok_r(copy, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (o->nr_comms >= MAX_FILTER)
+					return usage_error("too many --comm "
+							   "names%s", "");
+				o->comms[o->nr_comms++] = tok;
+			}
+			break;
+		}
+		case OPT_NATIVE:
+			if (!strcmp(optarg, "all"))
+				o->merge = MERGE_ALL;
+			else if (!strcmp(optarg, "python"))
+				o->merge = MERGE_DEFAULT;
+			else
+				return usage_error("unknown --native mode '%s' "
+						   "(python, all)", optarg);
+			break;
+		case OPT_MAPS_DIR:
+			o->maps_dir = optarg;
+			break;
+		case OPT_TITLE:
+			o->title = optarg;
+			break;
+		case OPT_NO_UNWIND:
+			o->no_unwind = true;
+			break;
+		case 'f':
+			o->force = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);	/* main-level: nothing to clean up yet */
+		case 'V':
+			printf("pyperf-merge %s\n", PM_VERSION);
+			exit(0);
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc - 1)
+		return usage_error("more than one input file ('%s' ...)",
+				   argv[optind + 1]);
+	o->input = optind < argc ? argv[optind] : "perf.data";
+	return 0;
+}
+
+/* Whether a sample passes --pid/--tid/--comm. */
+static bool sample_wanted(const struct options *o, const struct pd_event *ev,
+			  const char *comm)
+{
+	size_t i;
+	bool ok;
+
+	if (o->nr_pids) {
+		for (ok = false, i = 0; i < o->nr_pids; i++)
+			ok |= o->pids[i] == ev->sid.pid;
+		if (!ok)
+			return false;
+	}
+	if (o->nr_tids) {
+		for (ok = false, i = 0; i < o->nr_tids; i++)
+			ok |= o->tids[i] == ev->sid.tid;
+		if (!ok)
+			return false;
+	}
+	if (o->nr_comms) {
+		for (ok = false, i = 0; i < o->nr_comms; i++)
+			ok |= comm && !strcmp(o->comms[i], comm);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+struct run {
+	struct options *o;
+	struct perfdata *pd;
+	struct symbols *syms;
+	struct session *sess;
+	struct stacker *st;
+	struct event_stats *ev;		/* one per attr */
+	size_t nr_ev;
+	struct stack_result res;
+	struct frame *merged;
+	size_t merged_alloc;
+};
+
+static int handle_sample(struct run *r, const struct pd_event *ev)
+{
+	struct event_stats *es;
+	struct thread *t;
+	size_t n;
+	int err;
+
+	if (!ev->attr || ev->attr->idx >= r->nr_ev)
+		return 0;
+	es = &r->ev[ev->attr->idx];
+	t = session_thread(r->sess, ev->sid.pid, ev->sid.tid);
+	if (!t)
+		return -PM_ENOMEM;
+	if (!sample_wanted(r->o, ev, t->comm)) {
+		es->filtered++;
+		return 0;
+	}
+	err = stacker_sample(r->st, ev, &r->res);
+	if (err)
+		return err;
+	err = grow_array((void **)&r->merged, &r->merged_alloc, r->res.nr + 1,
+			 sizeof(*r->merged), 1u << 17);
+	if (err)
+		return err;
+	n = merge_stack(r->res.frames, r->res.nr, r->res.truncated,
+			r->o->merge, r->merged);
+	err = profile_add(es->profile, r->merged, n, 1);
+	if (err)
+		return err;
+	es->samples++;
+	if (r->res.has_python) {
+		es->with_python++;
+		if (r->res.end == STACK_END_ROOT)
+			es->python_complete++;
+	}
+	if (r->res.truncated)
+		es->truncated++;
+	if (r->res.end == STACK_END_NO_USER)
+		es->no_user++;
+	if (r->res.unwound)
+		es->unwound++;
+	if (r->res.interp_break) {
+		es->interp_break++;
+		if (!es->break_dso)
+			es->break_dso = r->res.break_dso;
+	}
+	return 0;
+}
+
+/* Read every record; returns 0, or the reader's error after partial
+ * processing (message in err). */
+static int process_all(struct run *r, struct pm_error *err)
+{
+	struct pd_event ev;
+	int rc;
+
+	while ((rc = perfdata_next(r->pd, &ev, err)) > 0) {
+		if (ev.type == PD_SAMPLE)
+			rc = handle_sample(r, &ev);
+		else
+			rc = session_process(r->sess, &ev);
+		if (rc < 0)
+			return pm_error_set(err, PM_ENOMEM,
+					    "out of memory at offset %llu",
+					    (unsigned long long)ev.offset);
+	}
+	return rc;
+}
+
+static void load_kernel_symbols(struct run *r)
+{
+	const struct pd_info *info = perfdata_info(r->pd);
+	const uint8_t *bid = NULL;
+	size_t bid_size = 0, i;
+	struct pm_error err = {0};
+
+	for (i = 0; i < info->nr_build_ids; i++) {
+		const struct pd_build_id *b = &info->build_ids[i];
+
+		if ((b->misc & PD_CPUMODE_MASK) == PD_MISC_KERNEL &&
+		    b->filename && !strcmp(b->filename, "[kernel.kallsyms]")) {
+			bid = b->id;
+			bid_size = b->size;
+		} else if (b->filename && b->filename[0] == '/') {
+			symbols_add_build_id(r->syms, b->filename, b->id,
+					     b->size);
+		}
+	}
+	if (symbols_load_kernel(r->syms, info->osrelease, bid, bid_size,
+				&err) < 0 && !r->o->quiet)
+		fprintf(stderr, "pyperf-merge: kernel symbols: %s\n", err.msg);
+}
+
+/* Output file name for the default mode: FILE.EVENT.svg. */
+static char *default_svg_path(const char *input, const char *event)
+{
+	const char *base = strcmp(input, "-") ? input : "stdin";
+	size_t len = strlen(base) + strlen(event) + 8, i;
+	char *path = malloc(len), *ev;
+
+	if (!path)
+		return NULL;
+	snprintf(path, len, "%s.%s.svg", base, event);
+	/* event names like "sched:sched_switch" or "cpu/x/" -> safe chars */
+	ev = path + strlen(base) + 1;
+	for (i = 0; ev[i] && strcmp(ev + i, ".svg"); i++)
+		if (ev[i] == '/' || ev[i] == ':' || ev[i] == ' ')
+			ev[i] = '_';
+	return path;
+}
+
+static int write_one(struct run *r, const struct event_stats *es,
+		     enum format fmt, const char *path)
+{
+	const struct pd_info *info = perfdata_info(r->pd);
+	struct flamegraph_opts fo = {0};
+	char title[512], subtitle[256];
+	FILE *f = stdout;
+	int err = 0;
+
+	if (strcmp(path, "-")) {
+		f = fopen(path, "w");
+		if (!f) {
+			fprintf(stderr, "pyperf-merge: %s: %s\n", path,
+				strerror(errno));
+			return -PM_EIO;
+		}
+	}
+	switch (fmt) {
+	case FMT_FOLDED:
+		err = folded_write(f, es->profile);
+		break;
+	case FMT_TEXT: {
+		struct summary_input si = {
+			.path = r->o->input, .info = info,
+			.pstats = perfdata_stats(r->pd), .events = es,
+			.nr_events = 1, .warnings = stacker_warnings(r->st),
+		};
+		err = summary_write(f, &si);
+		break;
+	}
+	default:
+		snprintf(title, sizeof(title), "%s",
+			 r->o->title ? r->o->title :
+			 info->cmdline ? info->cmdline : r->o->input);
+		snprintf(subtitle, sizeof(subtitle), "event %s, %llu samples",
+			 es->name, (unsigned long long)es->samples);
+		fo.title = title;
+		fo.subtitle = subtitle;
+		fo.unit = "samples";
+		err = flamegraph_write(f, es->profile, &fo);
+		break;
+	}
+	if (f != stdout) {
+		if (fclose(f) && !err)
+			err = -PM_EIO;
+	} else if (fflush(f) && !err) {
+		err = -PM_EIO;
+	}
+	if (err)
+		fprintf(stderr, "pyperf-merge: %s: write failed\n", path);
+	return err;
+}
+
+static const struct event_stats *pick_event(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_ev; i++) {
+		if (r->o->event) {
+			if (!strcmp(r->ev[i].name, r->o->event))
+				return &r->ev[i];
+		} else if (r->ev[i].samples) {
+			return &r->ev[i];
+		}
+	}
+	return NULL;
+}
+
+static int write_outputs(struct run *r)
+{
+	const struct event_stats *es;
+	size_t i;
+	int err = 0;
+
+	if (r->o->format == FMT_DEFAULT && !r->o->output) {
+		for (i = 0; i < r->nr_ev; i++) {
+			char *path;
+
+			if (!r->ev[i].samples ||
+			    (r->o->event && strcmp(r->ev[i].name, r->o->event)))
+				continue;
+			path = default_svg_path(r->o->input, r->ev[i].name);
+			if (!path)
+				return -PM_ENOMEM;
+			if (write_one(r, &r->ev[i], FMT_SVG, path))
+				err = -PM_EIO;
+			else if (!r->o->quiet)
+				fprintf(stderr, "pyperf-merge: wrote %s\n",
+					path);
+			free(path);
+		}
+		if (!r->o->quiet) {
+			struct summary_input si = {
+				.path = r->o->input,
+				.info = perfdata_info(r->pd),
+				.pstats = perfdata_stats(r->pd),
+				.events = r->ev, .nr_events = r->nr_ev,
+				.warnings = stacker_warnings(r->st),
+			};
+			if (summary_write(stdout, &si))
+				err = -PM_EIO;
+		}
+		return err;
+	}
+	es = pick_event(r);
+	if (!es) {
+		if (r->o->event) {
+			fprintf(stderr, "pyperf-merge: %s: no event named '%s'; "
+				"the recording has:", r->o->input, r->o->event);
+			for (i = 0; i < r->nr_ev; i++)
+				fprintf(stderr, " %s", r->ev[i].name);
+			fputc('\n', stderr);
+			return -PM_ENOTFOUND;
+		}
+		es = r->nr_ev ? &r->ev[0] : NULL;
+		if (!es)
+			return -PM_ENOTFOUND;
+	}
+	return write_one(r, es, r->o->format == FMT_DEFAULT ? FMT_SVG :
+			 r->o->format, r->o->output ? r->o->output : "-");
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	struct run r = {0};
+	struct pm_error err = {0};
+	struct symbols_opts so = { .inline_frames = true };
+	struct stacker_opts sto = {0};
+	int rc, status = 0;
+	size_t i;
+
+	rc = parse_options(argc, argv, &o);
+	if (rc)
+		return rc;
+	r.o = &o;
+	r.pd = perfdata_open(o.input, o.force, &err);
+	if (!r.pd) {
+		fprintf(stderr, "pyperf-merge: %s\n", err.msg);
+		return 1;
+	}
+	r.nr_ev = perfdata_nr_attrs(r.pd);
+	r.ev = calloc(r.nr_ev ? r.nr_ev : 1, sizeof(*r.ev));
+	r.syms = symbols_new(&so);
+	r.sess = session_new();
+	sto.maps_dir = o.maps_dir;
+	sto.force = o.force;
+	sto.no_unwind = o.no_unwind;
+	if (!r.ev || !r.syms || !r.sess ||
+	    !(r.st = stacker_new(r.sess, r.syms, &sto))) {
+		fprintf(stderr, "pyperf-merge: out of memory\n");
+		status = 1;
+		goto out;
+	}
+	for (i = 0; i < r.nr_ev; i++) {
+		r.ev[i].name = perfdata_attr(r.pd, i)->name;
+		r.ev[i].profile = profile_new();
+		if (!r.ev[i].profile) {
+			status = 1;
+			goto out;
+		}
+	}
+	if (o.event && !pick_event(&r)) {
+		fprintf(stderr, "pyperf-merge: %s: no event named '%s'; the "
+			"recording has:", o.input, o.event);
+		for (i = 0; i < r.nr_ev; i++)
+			fprintf(stderr, " %s", r.ev[i].name);
+		fputc('\n', stderr);
+		status = 2;
+		goto out;
+	}
+	load_kernel_symbols(&r);
+	rc = process_all(&r, &err);
+	if (rc < 0) {
+		fprintf(stderr, "pyperf-merge: %s\n", err.msg);
+		fprintf(stderr, "pyperf-merge: %s: writing partial results "
+			"from the records before the damage\n", o.input);
+		status = 3;
+	}
+	if (perfdata_warning(r.pd) && !o.quiet)
+		fprintf(stderr, "pyperf-merge: warning: %s\n",
+			perfdata_warning(r.pd));
+	if (write_outputs(&r))
+		status = status ? status : 4;
+out:
+	stacker_free(r.st);
+	for (i = 0; r.ev && i < r.nr_ev; i++)
+		profile_free(r.ev[i].profile);
+	free(r.ev);
+	free(r.merged);
+	stack_result_release(&r.res);
+	session_free(r.sess);
+	symbols_free(r.syms);
+	perfdata_free(r.pd);
+	return status;
+}

@@ -1,0 +1,46 @@
+/*
+ * summary.h - the text summary of one recording: per event, samples and
+ * lost samples, stack completeness, top Python and native functions.
+ *
+ * The caller fills struct event_stats while processing samples and owns
+ * it; summary_write() only reads it and the profile.
+ */
+#ifndef PM_SUMMARY_H
+#define PM_SUMMARY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "perfdata.h"
+#include "profile.h"
+
+#define SUMMARY_MAX_BREAK_DSOS 4
+
+struct event_stats {
+	const char *name;		/* event name */
+	uint64_t samples;		/* samples kept (after filters) */
+	uint64_t filtered;		/* samples dropped by --pid/--tid/--comm */
+	uint64_t with_python;		/* samples with >= 1 Python frame */
+	uint64_t python_complete;	/* ... whose user stack reached a root */
+	uint64_t truncated;		/* user stack cut short */
+	uint64_t no_user;		/* kernel-only samples */
+	uint64_t unwound;		/* user part from DWARF unwinding */
+	uint64_t interp_break;		/* chain ended inside the interpreter */
+	const char *break_dso;		/* first interpreter DSO seen there */
+	struct profile *profile;	/* owned by the caller */
+};
+
+struct summary_input {
+	const char *path;		/* input as given */
+	const struct pd_info *info;
+	const struct pd_stats *pstats;
+	const struct event_stats *events;
+	size_t nr_events;
+	unsigned top;			/* rows per table, 0 = 15 */
+	const char *const *warnings;	/* NULL-terminated, may be NULL */
+};
+
+/* Write the summary. Returns 0 or -PM_EIO. */
+int summary_write(FILE *f, const struct summary_input *in);
+
+#endif
