@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Integration tests: real perf recordings of real Python programs, analysed
+with build/pyperf-merge. Prints "integration: N passed, N failed, N skipped".
+
+Environment: PYPERF_BIN (default build/pyperf-merge), PYPERF_KEEP=1 keeps the
+scratch directory. Needs root or perf_event_paranoid <= 1 for perf record.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("PYPERF_BIN", os.path.join(ROOT, "build", "pyperf-merge"))
+HERE = os.path.join(ROOT, "tests", "integration")
+CALLTREE = os.path.join(HERE, "calltree.py")
+PYENV = os.path.expanduser("~/.pyenv/versions")
+PY312 = os.path.join(PYENV, "3.12.1", "bin", "python3.12")
+PY313 = os.path.join(PYENV, "3.13.0", "bin", "python3.13")
+
+results = {"passed": 0, "failed": 0, "skipped": 0}
+TESTS = []
+
+
+class Skip(Exception):
+    pass
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def run(cmd, check=True, **kw):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, errors="replace", **kw)
+    if check and p.returncode != 0:
+        raise AssertionError("command failed (%d): %s\n%s" %
+                             (p.returncode, " ".join(cmd), p.stderr[-2000:]))
+    return p
+
+
+_fp_python = None
+
+
+def fp_python():
+    """The frame-pointer CPython 3.13 built by scripts/build-fp-python."""
+    global _fp_python
+    if _fp_python is None:
+        p = run([os.path.join(ROOT, "scripts", "build-fp-python")], check=False)
+        if p.returncode != 0:
+            raise AssertionError("scripts/build-fp-python failed:\n" + p.stderr[-3000:])
+        _fp_python = p.stdout.strip().splitlines()[-1]
+    return _fp_python
+
+
+def record(tmp, name, argv, perf_opts, pipe=False):
+    """perf record argv; returns the perf.data path."""
+    out = os.path.join(tmp, name)
+    if pipe:
+        with open(out, "wb") as f:
+            p = subprocess.run(["perf", "record", "-q", "-o", "-"] + perf_opts +
+                               ["--"] + argv, stdout=f, stderr=subprocess.PIPE,
+                               text=True)
+    else:
+        p = subprocess.run(["perf", "record", "-q", "-o", out] + perf_opts +
+                           ["--"] + argv, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise AssertionError("perf record failed: " + p.stderr[-2000:])
+    return out
+
+
+def folded(data, *opts):
+    p = run([BIN, "--format", "folded", "-o", "-"] + list(opts) + [data])
+    stacks = []
+    for line in p.stdout.splitlines():
+        stack, _, count = line.rpartition(" ")
+        stacks.append((stack.split(";"), int(count)))
+    return stacks
+
+
+EXPECTED = {  # leaf Python function -> its chain under <module>
+    "work_a": ["<module>", "main", "run", "work_a", "spin"],
+    "work_b": ["<module>", "main", "run", "work_b", "spin"],
+    "other": ["<module>", "main", "other", "spin"],
+}
+
+
+def pyname(frame):
+    """'fib (app.py)' -> ('fib', 'app.py'); None for non-Python frames."""
+    m = re.match(r"^(\S+) \((.+)\)$", frame)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def calltree_check(stacks, min_complete=99.0):
+    """The known-call-tree acceptance: >= 99% of the samples that have any
+    calltree.py frame have exactly the designed chain; shares match."""
+    mine = complete = 0
+    share = {"work_a": 0, "work_b": 0, "other": 0}
+    bad = []
+    for frames, n in stacks:
+        py = [pyname(f) for f in frames]
+        py = [x[0] for x in py if x and x[1] == "calltree.py"]
+        if not py:
+            continue
+        mine += n
+        ok = False
+        for key, chain in EXPECTED.items():
+            if py == chain or py == chain[:-1]:
+                if frames[0] == "<module> (calltree.py)":
+                    ok = True
+                    share[key] += n
+        if ok:
+            complete += n
+        else:
+            bad.append((";".join(frames), n))
+    assert mine > 500, "too few samples with calltree.py frames: %d" % mine
+    pct = 100.0 * complete / mine
+    bad.sort(key=lambda x: -x[1])
+    assert pct >= min_complete, "only %.2f%% complete (%d/%d); worst: %s" % (
+        pct, complete, mine, bad[:3])
+    tot = sum(share.values())
+    got = {k: 100.0 * v / tot for k, v in share.items()}
+    for k, want in (("work_a", 60), ("work_b", 20), ("other", 20)):
+        assert abs(got[k] - want) <= 5, "share of %s is %.1f%%, designed %d%%" % (
+            k, got[k], want)
+    return pct, got
+
+
+@test
+def fp_calltree_complete(tmp):
+    """-g on a frame-pointer CPython: >= 99% complete, shares as designed."""
+    py = fp_python()
+    data = record(tmp, "fp.data", [py, "-X", "perf", CALLTREE, "3"], ["-g", "-F", "2000"])
+    pct, got = calltree_check(folded(data))
+    print("    fp: %.2f%% complete, shares %s" % (pct, {k: round(v, 1) for k, v in got.items()}))
+
+
+@test
+def fp_pipe_and_compressed(tmp):
+    """Pipe mode (-o -, read from stdin) and zstd (-z) give the same answer."""
+    py = fp_python()
+    data = record(tmp, "pipe.data", [py, "-X", "perf", CALLTREE, "1.5"], ["-g"], pipe=True)
+    with open(data, "rb") as f:
+        p = subprocess.run([BIN, "--format", "folded", "-o", "-", "-"], stdin=f,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
+    stacks = []
+    for line in p.stdout.splitlines():
+        s, _, c = line.rpartition(" ")
+        stacks.append((s.split(";"), int(c)))
+    calltree_check(stacks)
+    z = record(tmp, "z.data", [py, "-X", "perf", CALLTREE, "1.5"], ["-g", "-z"])
+    calltree_check(folded(z))
+
+
+@test
+def nofp_interpreter_is_explained(tmp):
+    """-g on pyenv's 3.12 (no frame pointers): stacks break in libpython and
+    the summary says so and how to record instead; no mis-rooted stacks."""
+    if not os.path.exists(PY312):
+        raise Skip("no %s" % PY312)
+    data = record(tmp, "nofp.data", [PY312, "-X", "perf", CALLTREE, "1"], ["-g"])
+    p = run([BIN, "-o", "-", "--format", "text", data])
+    assert "built without frame" in p.stdout, p.stdout
+    assert "--call-graph dwarf" in p.stdout, p.stdout
+    for frames, n in folded(data):
+        if any(pyname(f) for f in frames):
+            assert frames[0] == "[truncated]", "mis-rooted: " + ";".join(frames)
+
+
+@test
+def default_run_writes_svg_and_summary(tmp):
+    """Plain run: FILE.EVENT.svg next to the input, summary on stdout."""
+    py = fp_python()
+    data = record(tmp, "plain.data", [py, "-X", "perf", CALLTREE, "1"], ["-g", "-e", "cpu-clock,page-faults"])
+    p = run([BIN, data])
+    for ev in ("cpu-clock", "page-faults"):
+        svg = data + "." + ev + ".svg"
+        assert os.path.exists(svg), "missing " + svg
+        body = open(svg, encoding="utf-8").read()
+        assert body.startswith("<?xml") and "</svg>" in body
+        assert "work_a (calltree.py)" in body
+    assert "event cpu-clock" in p.stdout and "event page-faults" in p.stdout
+    assert "Top Python functions (self)" in p.stdout
+    assert re.search(r"spin \(calltree\.py\)", p.stdout), p.stdout
+
+
+@test
+def filters_and_event_selection(tmp):
+    """--event picks an event; --pid/--comm filter; unknown event is an error."""
+    py = fp_python()
+    data = record(tmp, "ev.data", [py, "-X", "perf", CALLTREE, "1"], ["-g", "-e", "cpu-clock,page-faults"])
+    pf = folded(data, "--event", "page-faults")
+    assert sum(n for _, n in pf) > 0
+    p = run([BIN, "--format", "folded", "-o", "-", "--event", "nope", data], check=False)
+    assert p.returncode == 2 and "no event named 'nope'" in p.stderr, p.stderr
+    assert folded(data, "--pid", "1") == []
+    assert sum(n for _, n in folded(data, "--comm", "python3.13")) > 0
+
+
+def assert_clean_error(p, what):
+    assert p.returncode in (1, 3), "%s: exit %d (signal?) %s" % (what, p.returncode, p.stderr)
+    assert p.stderr.startswith("pyperf-merge: "), "%s: %r" % (what, p.stderr[:200])
+
+
+@test
+def bad_inputs(tmp):
+    """Empty, wrong magic, truncated at many offsets, bogus sizes: a clear
+    error and non-zero exit, never a crash."""
+    empty = os.path.join(tmp, "empty.data")
+    open(empty, "wb").close()
+    p = run([BIN, "-o", os.devnull, empty], check=False)
+    assert_clean_error(p, "empty")
+    junk = os.path.join(tmp, "junk.data")
+    with open(junk, "wb") as f:
+        f.write(b"NOTPERF!" + b"\0" * 200)
+    p = run([BIN, "-o", os.devnull, junk], check=False)
+    assert_clean_error(p, "magic")
+    p = run([BIN, "-o", os.devnull, os.path.join(tmp, "missing.data")], check=False)
+    assert_clean_error(p, "missing")
+    py = fp_python()
+    data = record(tmp, "small.data", [py, "-X", "perf", "-c", "pass"], ["-g"])
+    blob = open(data, "rb").read()
+    cut = os.path.join(tmp, "cut.data")
+    n = 0
+    for off in sorted(set([1, 7, 8, 50, 103, 104, 105, 200, 400] +
+                          list(range(0, len(blob), max(1, len(blob) // 60))))):
+        with open(cut, "wb") as f:
+            f.write(blob[:off])
+        p = run([BIN, "-o", os.devnull, "--format", "folded", cut], check=False)
+        assert p.returncode in (0, 1, 3), "offset %d: exit %d %s" % (off, p.returncode, p.stderr)
+        if p.returncode:
+            assert p.stderr.startswith("pyperf-merge: "), p.stderr
+        n += 1
+    # a record whose header.size is 0, placed where the data section starts
+    import struct
+    data_off = struct.unpack_from("<Q", blob, 40)[0]
+    bad = bytearray(blob)
+    struct.pack_into("<IHH", bad, data_off, 9, 0, 0)
+    with open(cut, "wb") as f:
+        f.write(bad)
+    p = run([BIN, "-o", os.devnull, cut], check=False)
+    assert_clean_error(p, "zero-size record")
+    assert "offset" in p.stderr, p.stderr
+    print("    %d truncations handled" % n)
+
+
+def main():
+    if not os.access(BIN, os.X_OK):
+        print("integration: %s not built" % BIN)
+        print("integration: 0 passed, 1 failed, 0 skipped")
+        return 1
+    only = sys.argv[1:]
+    for fn in TESTS:
+        if only and fn.__name__ not in only:
+            continue
+        tmp = tempfile.mkdtemp(prefix="pyperf-it-")
+        try:
+            fn(tmp)
+            results["passed"] += 1
+            print("ok   %s" % fn.__name__)
+        except Skip as e:
+            results["skipped"] += 1
+            print("skip %s: %s" % (fn.__name__, e))
+        except Exception:
+            results["failed"] += 1
+            print("FAIL %s: %s" % (fn.__name__, (fn.__doc__ or "").strip().splitlines()[0]))
+            traceback.print_exc(file=sys.stdout)
+        finally:
+            if not os.environ.get("PYPERF_KEEP"):
+                shutil.rmtree(tmp, ignore_errors=True)
+    print("integration: %d passed, %d failed, %d skipped" % (
+        results["passed"], results["failed"], results["skipped"]))
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
