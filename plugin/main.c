@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
+#include <sys/stat.h>
 
 #include "arena.h"
 #include "merge.h"
@@ -66,7 +66,8 @@ static const char usage_text[] =
 "  -c, --comm NAME[,..]  only threads with these command names\n"
 "      --native=MODE     python (default): elide interpreter frames between\n"
 "                        Python frames; all: keep every frame\n"
-"      --maps-dir DIR    where perf-PID.map files are (default /tmp)\n"
+"      --maps-dir DIR    where perf-PID.map files are (default: FILE.maps/\n"
+"                        as collected by pyperf-record, then /tmp)\n"
 "      --title TEXT      flamegraph title\n"
 "      --no-unwind       ignore DWARF stack copies (callchains only)\n"
 "  -f, --force           read files not owned by you or root\n"
@@ -493,8 +494,10 @@ int main(int argc, char **argv)
 	struct pm_error err = {0};
 	struct symbols_opts so = { .inline_frames = true };
 	struct stacker_opts sto = {0};
+	char maps_next[PATH_MAX];
+	struct stat sb;
 	int rc, status = 0;
-	size_t i;
+	size_t i = 0;
 
 	rc = parse_options(argc, argv, &o);
 	if (rc)
@@ -509,7 +512,17 @@ int main(int argc, char **argv)
 	r.ev = calloc(r.nr_ev ? r.nr_ev : 1, sizeof(*r.ev));
 	r.syms = symbols_new(&so);
 	r.sess = session_new();
-	sto.maps_dir = o.maps_dir;
+	if (o.maps_dir) {
+		sto.maps_dirs[0] = o.maps_dir;
+	} else {
+		/* pyperf-record collects maps into FILE.maps/ */
+		snprintf(maps_next, sizeof(maps_next), "%s.maps", o.input);
+		if (strcmp(o.input, "-") && stat(maps_next, &sb) == 0 &&
+		    S_ISDIR(sb.st_mode))
+			sto.maps_dirs[i++] = maps_next;
+		sto.maps_dirs[i] = "/tmp";
+		i = 0;
+	}
 	sto.force = o.force;
 	sto.no_unwind = o.no_unwind;
 	if (!r.ev || !r.syms || !r.sess ||

@@ -107,8 +107,9 @@ struct stacker *stacker_new(struct session *sess, struct symbols *syms,
 	st->syms = syms;
 	if (opts)
 		st->opts = *opts;
-	if (!st->opts.maps_dir)
-		st->opts.maps_dir = "/tmp";
+	if (!st->opts.maps_dirs[0])
+		st->opts.maps_dirs[0] = "/tmp";
+	st->opts.maps_dirs[3] = NULL;
 	st->strings = strtab_new();
 	if (!st->strings)
 		goto fail;
@@ -210,16 +211,22 @@ static const struct pymap *pymap_for(struct stacker *st, uint32_t pid)
 	struct pymap_slot *slot = pymap_slot_get(st, pid);
 	struct pm_error err = {0};
 	char path[4096];
+	size_t i;
 
 	if (!slot)
 		return NULL;
 	if (slot->tried)
 		return slot->map;
 	slot->tried = true;
-	snprintf(path, sizeof(path), "%s/perf-%u.map", st->opts.maps_dir, pid);
-	slot->map = pymap_load(path, st->opts.force, &err);
-	if (!slot->map && err.code != -PM_ENOTFOUND)
-		warn(st, "%s", err.msg);
+	for (i = 0; st->opts.maps_dirs[i] && !slot->map; i++) {
+		snprintf(path, sizeof(path), "%s/perf-%u.map",
+			 st->opts.maps_dirs[i], pid);
+		slot->map = pymap_load(path, st->opts.force, &err);
+		if (!slot->map && err.code != -PM_ENOTFOUND) {
+			warn(st, "%s", err.msg);
+			break;
+		}
+	}
 	return slot->map;
 }
 

@@ -23,7 +23,9 @@
 #include "symbols.h"
 
 struct stacker_opts {
-	const char *maps_dir;		/* where perf-PID.map live, default /tmp */
+	const char *maps_dirs[4];	/* where perf-PID.map live, searched in
+					   order; NULL-terminated; default
+					   just /tmp */
 	bool force;			/* read maps not owned by us or root */
 	bool no_unwind;			/* ignore REGS_USER/STACK_USER */
 };
