@@ -78,7 +78,7 @@ check: deps
 	@tests/run-all
 
 bench: $(B)/pyperf-merge
-	@tests/bench/run
+	@tests/bench/run.py
 
 demo:
 	@scripts/install-deps --demo
