@@ -32,5 +32,6 @@ const char *frame_kind_name(enum frame_kind k);
 /* Pseudo-frame names. */
 #define FRAME_TRUNCATED	"[truncated]"
 #define FRAME_UNKNOWN	"[unknown]"
+#define FRAME_GC	"[gc]"
 
 #endif

@@ -23,6 +23,18 @@ static const char *const start_frames[] = {
 	"__clone", "__clone3", "__GI___clone3", "__GI___clone", NULL
 };
 
+/* Entry points of CPython's cyclic GC (3.12: gc_collect_main via
+ * _Py_RunGC; 3.13: _PyGC_Collect; 3.14+: incremental young/increment/full
+ * collections; free-threaded: gc_collect_internal). The outermost one on a
+ * stack becomes the "[gc]" frame. */
+static const char *const gc_frames[] = {
+	"_Py_RunGC", "_PyGC_Collect", "_PyGC_CollectNoFail", "PyGC_Collect",
+	"gc_collect_main", "gc_collect_with_callback",
+	"gc_collect_generations", "gc_collect_impl", "gc_collect_full",
+	"gc_collect_young", "gc_collect_increment", "gc_collect_region",
+	"gc_collect_internal", NULL
+};
+
 static bool in_list(const char *name, const char *const *list)
 {
 	for (; *list; list++)
@@ -72,6 +84,24 @@ size_t merge_stack(const struct frame *in, size_t n, int truncated,
 	while (leaf_start > 0 && in[leaf_start - 1].kind == FRAME_INTERP &&
 	       in_list(in[leaf_start - 1].name, eval_frames))
 		leaf_start--;
+	/* Cyclic GC under this function: "[gc]" in place of the collector's
+	 * entry point, interpreter frames between the two elided. */
+	for (i = leaf_start; i-- > 0;) {
+		if (in[i].kind == FRAME_INTERP && in_list(in[i].name, gc_frames))
+			break;
+	}
+	if (i != (size_t)-1) {
+		size_t g = i;
+
+		for (i = leaf_start; i-- > g + 1;)
+			if (in[i].kind != FRAME_INTERP)
+				out[nout++] = in[i];
+		out[nout].name = FRAME_GC;
+		out[nout].dso = in[g].dso;
+		out[nout].kind = FRAME_RUNTIME;
+		nout++;
+		leaf_start = g;
+	}
 	for (i = leaf_start; i-- > 0;)
 		out[nout++] = in[i];
 	return nout;

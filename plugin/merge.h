@@ -12,7 +12,10 @@
  *  - Native frames of other DSOs are kept, except process/thread start-up
  *    frames of libc (_start, __libc_start_*, start_thread, clone*) rootward
  *    of the first Python frame.
- *  - Runtime frames kept by the interpreter rule ("[gc]") are kept.
+ *  - CPython's cyclic GC leafward of the innermost Python frame: its
+ *    outermost entry point becomes a "[gc]" runtime frame right under that
+ *    Python frame (interpreter frames in between elided), the collector's
+ *    own frames stay under it.
  *  - A stack with no Python frame is kept whole.
  *  - truncated: a FRAME_RUNTIME "[truncated]" is put at the root end.
  * MERGE_ALL keeps every frame (--native=all), still adding "[truncated]".

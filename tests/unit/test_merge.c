@@ -78,6 +78,22 @@ int main(void)
 	CHECK_STR(out[0].name, "_start");
 	CHECK_STR(out[7].name, "_PyEval_EvalFrameDefault");
 
+	{
+		static const struct frame gc[] = {
+			INT("visit_decref"), INT("subtract_refs"),
+			INT("gc_collect_main"), INT("gc_collect_generations"),
+			INT("_Py_RunGC"), INT("_Py_HandlePending"),
+			INT("_PyEval_EvalFrameDefault"), PY("make_cycles (app.py)"),
+			INT("_PyEval_EvalFrameDefault"), PY("<module> (app.py)"),
+			INT("_start"),
+		};
+		n = merge_stack(gc, 11, 0, MERGE_DEFAULT, out);
+		CHECK_STR(joined(out, n, buf, sizeof(buf)),
+			  "<module> (app.py);make_cycles (app.py);[gc];gc_collect_generations;"
+			  "gc_collect_main;subtract_refs;visit_decref");
+		CHECK(out[2].kind == FRAME_RUNTIME);
+	}
+
 	n = merge_stack(NULL, 0, 1, MERGE_DEFAULT, out);
 	CHECK(n == 1);
 	CHECK_STR(out[0].name, "[truncated]");
