@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 CC ?= cc
 FUZZ_CC ?= clang
 PKG_CONFIG ?= pkg-config
-PKGS = libdw libelf libzstd
+PKGS = libdw libelf libzstd libtraceevent
 B ?= build
 
 CFLAGS ?= -O2 -g
@@ -87,8 +87,14 @@ demo:
 
 install: $(B)/pyperf-merge
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/lib/pyperf-merge
 	install -m 755 $(B)/pyperf-merge $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 doc/pyperf-merge.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 755 scripts/pyperf-record scripts/pyperf-maps $(DESTDIR)$(PREFIX)/lib/pyperf-merge/
+	install -m 644 scripts/pyperf_perfdata.py $(DESTDIR)$(PREFIX)/lib/pyperf-merge/
+	ln -sf ../lib/pyperf-merge/pyperf-record $(DESTDIR)$(PREFIX)/bin/pyperf-record
+	ln -sf ../lib/pyperf-merge/pyperf-maps $(DESTDIR)$(PREFIX)/bin/pyperf-maps
+	install -m 644 doc/pyperf-merge.1 doc/pyperf-record.1 doc/pyperf-maps.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf build build-fuzz build-asan

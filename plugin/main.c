@@ -13,12 +13,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "arena.h"
+#include "eventsum.h"
 #include "merge.h"
 #include "output.h"
 #include "perfdata.h"
@@ -26,11 +28,13 @@
 #include "session.h"
 #include "stack.h"
 #include "summary.h"
+#include "summary_json.h"
 #include "symbols.h"
 
-enum format { FMT_DEFAULT, FMT_SVG, FMT_FOLDED, FMT_TEXT };
+enum format { FMT_DEFAULT, FMT_SVG, FMT_FOLDED, FMT_TEXT, FMT_JSON };
 
 #define MAX_FILTER 64
+#define MAX_EVENTS 256
 
 struct options {
 	const char *input;
@@ -57,7 +61,7 @@ static const char usage_text[] =
 "event and prints the summary.\n"
 "\n"
 "  -o, --output PATH     write the chosen format to PATH (- = stdout)\n"
-"  -F, --format FMT      svg, folded or text (default with -o: svg)\n"
+"  -F, --format FMT      svg, folded, text or json (default with -o: svg)\n"
 "  -e, --event NAME      event to show, as perf names it (cpu-clock,\n"
 "                        page-faults, exceptions:page_fault_user, ...);\n"
 "                        default: the first sampled event\n"
@@ -78,10 +82,17 @@ static const char usage_text[] =
 "Exit status: 0 ok, 1 input unreadable, 2 usage, 3 input damaged part-way\n"
 "(partial outputs written), 4 output not written.\n";
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "pyperf-merge: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nTry 'pyperf-merge --help'.\n");
 	return 2;
 }
@@ -141,9 +152,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 				o->format = FMT_FOLDED;
 			else if (!strcmp(optarg, "text"))
 				o->format = FMT_TEXT;
+			else if (!strcmp(optarg, "json"))
+				o->format = FMT_JSON;
 			else
 				return usage_error("unknown format '%s' "
-						   "(svg, folded, text)", optarg);
+						   "(svg, folded, text, json)", optarg);
 			break;
 		case 'e':
 			o->event = optarg;
@@ -167,7 +180,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			     tok = strtok_r(NULL, ",", &save)) {
 				if (o->nr_comms >= MAX_FILTER)
 					return usage_error("too many --comm "
-							   "names%s", "");
+							   "names");
 				o->comms[o->nr_comms++] = tok;
 			}
 			break;
@@ -213,6 +226,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/*
+ * The event's name as users type it: perf's EVENT_DESC names carry the
+ * modifiers ("cpu-clock:ppp", "page-faults:u"); drop a trailing modifier
+ * suffix (perf's letters u k h I G H p P S D W e) from non-tracepoint
+ * events. Tracepoint names ("sched:sched_switch") are kept whole.
+ */
+static const char *event_name(char (*buf)[MAX_EVENTS][128],
+			      const struct pd_attr *a)
+{
+	const char *colon = strrchr(a->name, ':');
+	char *out;
+
+	if (a->type == PD_TYPE_TRACEPOINT || !colon || colon == a->name ||
+	    colon[1] == '\0' || strspn(colon + 1, "ukhIGHpPSDWe") !=
+	    strlen(colon + 1) || a->idx >= MAX_EVENTS)
+		return a->name;
+	out = (*buf)[a->idx];
+	snprintf(out, 128, "%.*s", (int)(colon - a->name), a->name);
+	return out;
+}
+
 /* Whether a sample passes --pid/--tid/--comm. */
 static bool sample_wanted(const struct options *o, const struct pd_event *ev,
 			  const char *comm)
@@ -252,6 +286,8 @@ struct run {
 	struct stack_result res;
 	struct frame *merged;
 	size_t merged_alloc;
+	struct eventsum *evsum;		/* fault/memory/GC/off-CPU summaries */
+	const char *unit;		/* flamegraph unit of an evsum profile */
 };
 
 static int handle_sample(struct run *r, const struct pd_event *ev)
@@ -281,6 +317,8 @@ static int handle_sample(struct run *r, const struct pd_event *ev)
 	n = merge_stack(r->res.frames, r->res.nr, r->res.truncated,
 			r->o->merge, r->merged);
 	err = profile_add(es->profile, r->merged, n, 1);
+	if (!err)
+		err = eventsum_sample(r->evsum, ev, r->merged, n, &r->res);
 	if (err)
 		return err;
 	es->samples++;
@@ -313,8 +351,8 @@ static int process_all(struct run *r, struct pm_error *err)
 	while ((rc = perfdata_next(r->pd, &ev, err)) > 0) {
 		if (ev.type == PD_SAMPLE)
 			rc = handle_sample(r, &ev);
-		else
-			rc = session_process(r->sess, &ev);
+		else if ((rc = session_process(r->sess, &ev)) >= 0)
+			rc = eventsum_record(r->evsum, &ev);
 		if (rc < 0)
 			return pm_error_set(err, PM_ENOMEM,
 					    "out of memory at offset %llu",
@@ -365,6 +403,18 @@ static char *default_svg_path(const char *input, const char *event)
 	return path;
 }
 
+/* --format json: every event's summary and the event summaries. */
+static int write_json(struct run *r, FILE *f)
+{
+	struct summary_input si = {
+		.path = r->o->input, .info = perfdata_info(r->pd),
+		.pstats = perfdata_stats(r->pd), .events = r->ev,
+		.nr_events = r->nr_ev, .warnings = stacker_warnings(r->st),
+	};
+
+	return summary_write_json(f, &si, r->evsum);
+}
+
 static int write_one(struct run *r, const struct event_stats *es,
 		     enum format fmt, const char *path)
 {
@@ -393,8 +443,13 @@ static int write_one(struct run *r, const struct event_stats *es,
 			.nr_events = 1, .warnings = stacker_warnings(r->st),
 		};
 		err = summary_write(f, &si);
+		if (!err)
+			err = eventsum_write_text(r->evsum, f, 0);
 		break;
 	}
+	case FMT_JSON:
+		err = write_json(r, f);
+		break;
 	default:
 		snprintf(title, sizeof(title), "%s",
 			 r->o->title ? r->o->title :
@@ -403,7 +458,7 @@ static int write_one(struct run *r, const struct event_stats *es,
 			 es->name, (unsigned long long)es->samples);
 		fo.title = title;
 		fo.subtitle = subtitle;
-		fo.unit = "samples";
+		fo.unit = r->unit ? r->unit : "samples";
 		err = flamegraph_write(f, es->profile, &fo);
 		break;
 	}
@@ -433,12 +488,39 @@ static const struct event_stats *pick_event(struct run *r)
 	return NULL;
 }
 
+/* -e NAME of an eventsum profile (offcpu, gil-wait, mmap-bytes, ...). */
+static int write_evsum_profile(struct run *r)
+{
+	struct event_stats es = { .name = r->o->event };
+	enum format fmt = r->o->format == FMT_DEFAULT ? FMT_SVG : r->o->format;
+	char *path = NULL;
+	int err;
+
+	es.profile = eventsum_profile(r->evsum, r->o->event, &r->unit);
+	if (!es.profile)
+		return -PM_ENOTFOUND;
+	es.samples = profile_stacks(es.profile);
+	if (!r->o->output && fmt == FMT_SVG) {
+		path = default_svg_path(r->o->input, r->o->event);
+		if (!path)
+			return -PM_ENOMEM;
+	}
+	err = write_one(r, &es, fmt, path ? path :
+			r->o->output ? r->o->output : "-");
+	if (!err && path && !r->o->quiet)
+		fprintf(stderr, "pyperf-merge: wrote %s\n", path);
+	free(path);
+	return err;
+}
+
 static int write_outputs(struct run *r)
 {
 	const struct event_stats *es;
 	size_t i;
 	int err = 0;
 
+	if (r->o->event && eventsum_profile_known(r->o->event))
+		return write_evsum_profile(r);
 	if (r->o->format == FMT_DEFAULT && !r->o->output) {
 		for (i = 0; i < r->nr_ev; i++) {
 			char *path;
@@ -464,7 +546,8 @@ static int write_outputs(struct run *r)
 				.events = r->ev, .nr_events = r->nr_ev,
 				.warnings = stacker_warnings(r->st),
 			};
-			if (summary_write(stdout, &si))
+			if (summary_write(stdout, &si) ||
+			    eventsum_write_text(r->evsum, stdout, 0))
 				err = -PM_EIO;
 		}
 		return err;
@@ -495,6 +578,7 @@ int main(int argc, char **argv)
 	struct symbols_opts so = { .inline_frames = true };
 	struct stacker_opts sto = {0};
 	char maps_next[PATH_MAX];
+	static char names[MAX_EVENTS][128];	/* event_name() results */
 	struct stat sb;
 	int rc, status = 0;
 	size_t i = 0;
@@ -512,6 +596,7 @@ int main(int argc, char **argv)
 	r.ev = calloc(r.nr_ev ? r.nr_ev : 1, sizeof(*r.ev));
 	r.syms = symbols_new(&so);
 	r.sess = session_new();
+	r.evsum = eventsum_new(r.pd, r.sess, &err);
 	if (o.maps_dir) {
 		sto.maps_dirs[0] = o.maps_dir;
 	} else {
@@ -525,21 +610,21 @@ int main(int argc, char **argv)
 	}
 	sto.force = o.force;
 	sto.no_unwind = o.no_unwind;
-	if (!r.ev || !r.syms || !r.sess ||
+	if (!r.ev || !r.syms || !r.sess || !r.evsum ||
 	    !(r.st = stacker_new(r.sess, r.syms, &sto))) {
 		fprintf(stderr, "pyperf-merge: out of memory\n");
 		status = 1;
 		goto out;
 	}
 	for (i = 0; i < r.nr_ev; i++) {
-		r.ev[i].name = perfdata_attr(r.pd, i)->name;
+		r.ev[i].name = event_name(&names, perfdata_attr(r.pd, i));
 		r.ev[i].profile = profile_new();
 		if (!r.ev[i].profile) {
 			status = 1;
 			goto out;
 		}
 	}
-	if (o.event && !pick_event(&r)) {
+	if (o.event && !pick_event(&r) && !eventsum_profile_known(o.event)) {
 		fprintf(stderr, "pyperf-merge: %s: no event named '%s'; the "
 			"recording has:", o.input, o.event);
 		for (i = 0; i < r.nr_ev; i++)
@@ -562,6 +647,7 @@ int main(int argc, char **argv)
 	if (write_outputs(&r))
 		status = status ? status : 4;
 out:
+	eventsum_free(r.evsum);
 	stacker_free(r.st);
 	for (i = 0; r.ev && i < r.nr_ev; i++)
 		profile_free(r.ev[i].profile);

@@ -21,6 +21,8 @@ struct pymap_entry {
 	const char *name;		/* whole name as written */
 	const char *qualname;		/* "Matrix.multiply", NULL if not py:: */
 	const char *filename;		/* "/src/app.py", NULL if not py:: */
+	const char *label;		/* frame text: "Matrix.multiply (app.py)",
+					   "f (pkg/__init__.py)"; name if not py:: */
 };
 
 struct pymap;

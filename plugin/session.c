@@ -260,6 +260,22 @@ struct map *proc_find_map(struct proc *p, uint64_t addr)
 	return NULL;
 }
 
+bool map_is_file(const struct map *m)
+{
+	static const char *const not_files[] = {
+		"/tmp/perf-", "/memfd:", "/dev/zero", "/anon_hugepage",
+		"//anon", "/SYSV", NULL
+	};
+	const char *const *n;
+
+	if (!m->path || m->path[0] != '/')
+		return false;
+	for (n = not_files; *n; n++)
+		if (strncmp(m->path, *n, strlen(*n)) == 0)
+			return false;
+	return true;
+}
+
 struct map *session_find_kernel_map(struct session *s, uint64_t addr)
 {
 	return proc_find_map(&s->kernel, addr);

@@ -81,6 +81,10 @@ int session_process(struct session *s, const struct pd_event *ev);
 struct thread *session_thread(struct session *s, uint32_t pid, uint32_t tid);
 struct proc *session_proc(struct session *s, uint32_t pid);	/* may be NULL */
 
+/* Whether the map is backed by a regular file we can read code and symbols
+ * from (not anonymous memory, a perf map's JIT area, memfd, [vdso], ...). */
+bool map_is_file(const struct map *m);
+
 /* Map containing addr in proc (user) or in the kernel space; NULL if none. */
 struct map *proc_find_map(struct proc *p, uint64_t addr);
 struct map *session_find_kernel_map(struct session *s, uint64_t addr);

@@ -322,16 +322,6 @@ static int push_kernel(struct stacker *st, struct stack_result *res,
 	return push(res, name, "[kernel.kallsyms]", FRAME_KERNEL);
 }
 
-/* Is this map backed by a file we can symbolize? */
-static bool map_is_file(const struct map *m)
-{
-	return m->path[0] == '/' && strncmp(m->path, "/tmp/perf-", 10) != 0 &&
-	       strncmp(m->path, "/memfd:", 7) != 0 &&
-	       strncmp(m->path, "/dev/zero", 9) != 0 &&
-	       strncmp(m->path, "/anon_hugepage", 14) != 0 &&
-	       strncmp(m->path, "//anon", 6) != 0;
-}
-
 static int push_user(struct stacker *st, struct stack_result *res,
 		     struct proc *p, uint64_t ip, bool is_return)
 {
@@ -484,9 +474,22 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 	}
 
 	if (!any_user && st->unwinder && s->user_abi && s->user_stack_size) {
-		const struct pymap *pm = pymap_for(st, p->pid);
+		const struct pymap *pms[9];
+		struct proc *a = p;
+		size_t npm = 0, hops;
 
-		err = unwinder_unwind(st->unwinder, p, attr, s, pm, &st->ur);
+		/* the process's map, then its ancestors' (see pymap_find) */
+		for (hops = 0; a && hops < 8; hops++) {
+			const struct pymap *m = pymap_for(st, a->pid);
+
+			if (m)
+				pms[npm++] = m;
+			if (!a->ppid || a->ppid == a->pid)
+				break;
+			a = session_proc(st->sess, a->ppid);
+		}
+		pms[npm] = NULL;
+		err = unwinder_unwind(st->unwinder, p, attr, s, pms, &st->ur);
 		if (err)
 			return err;
 		user_from = res->nr;
@@ -495,8 +498,19 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 		if (err)
 			return err;
 		res->unwound = true;
-		if (st->ur.nr)
+		if (st->ur.nr) {
 			finish_user(st, res, user_from, st->ur.truncated);
+			/* The unwinder ending without truncation means the
+			 * return address was undefined: the CFI says this is
+			 * the outermost frame (ld.so's _start has no symbol
+			 * on Debian, so the name check alone misses it). */
+			if (!st->ur.truncated &&
+			    res->end == STACK_END_TRUNCATED &&
+			    !res->interp_break) {
+				res->end = STACK_END_ROOT;
+				res->truncated = false;
+			}
+		}
 	} else if (!any_user && res->nr) {
 		res->end = STACK_END_NO_USER;
 	}

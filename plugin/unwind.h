@@ -2,10 +2,13 @@
  * unwind.h - DWARF unwinding of a sample's user stack (PERF_SAMPLE_REGS_USER
  * + PERF_SAMPLE_STACK_USER) with libdw, through CPython perf trampolines.
  *
- * One libdw address space (Dwfl) per process, kept in proc->priv and rebuilt
- * when proc->maps_gen changes; modules reported lazily at their load bias;
- * memory reads served from the sample's stack copy and from the mapped ELF
- * files (via struct symbols). A return address inside a perf-map "py::"
+ * Own stepper over libdw's CFI (no Dwfl): per binary, the .eh_frame /
+ * .debug_frame rule of each pc is compiled once and cached (cfi.h); per
+ * process, the map -> binary/bias resolution lives in proc->priv and is
+ * redone when proc->maps_gen changes. Memory reads are served from the
+ * sample's stack copy and from the mapped ELF files (via struct symbols).
+ * Code without CFI falls back to the frame-pointer chain when that lands
+ * in mapped code. A return address inside a perf-map "py::"
  * entry is unwound with the rule decoded from the trampoline template
  * (_Py_trampoline_func_start.._Py_trampoline_func_end) of the interpreter
  * the process has mapped (DESIGN.md table). An unknown template gives one
@@ -29,9 +32,14 @@
 #include "symbols.h"
 
 struct unwind_result {
-	uint64_t *ips;		/* [0] = sample ip, then return addresses */
+	uint64_t *ips;		/* [0] = user ip from the sampled regs, then
+				   return addresses (look up at ip - 1) */
 	size_t nr, alloc;
-	bool truncated;		/* ran off the stack copy / failed mid-way */
+	bool truncated;		/* ran off the stack copy / failed mid-way /
+				   depth limit (1024); false when the chain
+				   ended normally (RA undefined, as at _start
+				   and thread starts, or a binary's entry
+				   code without CFI) */
 	const char *why;	/* static string explaining truncation */
 };
 
@@ -43,13 +51,14 @@ void unwinder_proc_free(void *priv);		/* for session_set_priv_free */
 
 /*
  * Unwind the user part of sample s (attr gives the regs mask) in process p.
- * pm: the process's perf map (or NULL) for trampoline lookups. Returns 0
+ * pms: NULL-terminated list of perf maps for trampoline lookups (the
+ * process's own, then its ancestors'), or NULL. Returns 0
  * with res filled (res->nr may be 0), or -PM_ENOMEM. A sample without user
  * regs/stack gives nr = 0.
  */
 int unwinder_unwind(struct unwinder *u, struct proc *p,
 		    const struct pd_attr *attr, const struct pd_sample *s,
-		    const struct pymap *pm, struct unwind_result *res);
+		    const struct pymap *const *pms, struct unwind_result *res);
 
 void unwind_result_release(struct unwind_result *res);
 
