@@ -184,7 +184,9 @@ def default_run_writes_svg_and_summary(tmp):
         assert os.path.exists(svg), "missing " + svg
         body = open(svg, encoding="utf-8").read()
         assert body.startswith("<?xml") and "</svg>" in body
-        assert "work_a (calltree.py)" in body
+        assert "<module> (calltree.py)" in body
+        if ev == "cpu-clock":
+            assert "work_a (calltree.py)" in body
     assert "event cpu-clock" in p.stdout and "event page-faults" in p.stdout
     assert "Top Python functions (self)" in p.stdout
     assert re.search(r"spin \(calltree\.py\)", p.stdout), p.stdout
@@ -201,6 +203,124 @@ def filters_and_event_selection(tmp):
     assert p.returncode == 2 and "no event named 'nope'" in p.stderr, p.stderr
     assert folded(data, "--pid", "1") == []
     assert sum(n for _, n in folded(data, "--comm", "python3.13")) > 0
+
+
+# ---- DWARF unwinding (issue 3) ----
+
+def pyenv_python(path):
+    if not os.path.exists(path):
+        raise Skip("no %s" % path)
+    return path
+
+
+def python_chain(frames, script):
+    """Qualnames of the Python frames of script, root first."""
+    return [x[0] for x in (pyname(f) for f in frames) if x and x[1] == script]
+
+
+@test
+def dwarf_calltree_312(tmp):
+    """--call-graph dwarf on 3.12 -X perf: >= 99% complete through trampolines."""
+    py = pyenv_python(PY312)
+    data = record(tmp, "d.data", [py, "-X", "perf", CALLTREE, "3"],
+                  ["--call-graph", "dwarf,65528", "-F", "999", "-m", "2048"])
+    pct, got = calltree_check(folded(data))
+    print("    dwarf 3.12: %.2f%% complete, shares %s" % (pct, {k: round(v, 1) for k, v in got.items()}))
+
+
+@test
+def dwarf_calltree_313(tmp):
+    """--call-graph dwarf on 3.13 -X perf: >= 99% complete."""
+    py = pyenv_python(PY313)
+    data = record(tmp, "d.data", [py, "-X", "perf", CALLTREE, "3"],
+                  ["--call-graph", "dwarf,65528", "-F", "999", "-m", "2048"])
+    pct, got = calltree_check(folded(data))
+    print("    dwarf 3.13: %.2f%% complete, shares %s" % (pct, {k: round(v, 1) for k, v in got.items()}))
+
+
+@test
+def dwarf_fork_children(tmp):
+    """Forked children resolve through their own (and their parent's) maps."""
+    py = pyenv_python(PY312)
+    data = record(tmp, "f.data", [py, "-X", "perf", os.path.join(HERE, "forkwork.py"), "1.5"],
+                  ["--call-graph", "dwarf,65528", "-F", "499", "-m", "2048"])
+    mine = ok = 0
+    for frames, n in folded(data):
+        chain = python_chain(frames, "forkwork.py")
+        if "child" in chain or "spin" in chain:
+            mine += n
+            if frames[0] == "<module> (forkwork.py)" and chain[:3] == ["<module>", "main", "child"]:
+                ok += n
+    assert mine > 300, "few child samples: %d" % mine
+    assert ok >= 0.99 * mine, "children complete: %d/%d" % (ok, mine)
+    # each child has samples under its own pid
+    child_pids = 0
+    listing = run(["perf", "report", "-i", data, "--stdio", "--sort", "pid", "-q"], check=False).stdout
+    for line in listing.splitlines():
+        if "python3.12" in line:
+            child_pids += 1
+    assert child_pids >= 3, "expected parent + 2 children in:\n" + listing
+
+
+@test
+def dwarf_depth_limits(tmp):
+    """20 levels complete with a 64 KiB copy; 60 levels with 16 KiB are
+    [truncated] at the root, never mis-rooted."""
+    py = pyenv_python(PY312)
+    rec = os.path.join(HERE, "recurse.py")
+    data = record(tmp, "r20.data", [py, "-X", "perf", rec, "20"],
+                  ["--call-graph", "dwarf,65528", "-F", "499", "-m", "2048"])
+    mine = ok = 0
+    for frames, n in folded(data):
+        chain = python_chain(frames, "recurse.py")
+        if "bottom" in chain:
+            mine += n
+            if frames[0] == "<module> (recurse.py)" and chain == ["<module>", "main"] + ["down"] * 20 + ["bottom"]:
+                ok += n
+    assert mine > 200 and ok >= 0.99 * mine, "depth 20: %d/%d complete" % (ok, mine)
+    data = record(tmp, "r60.data", [py, "-X", "perf", rec, "60"],
+                  ["--call-graph", "dwarf,16384", "-F", "499", "-m", "2048"])
+    mine = trunc = 0
+    for frames, n in folded(data):
+        chain = python_chain(frames, "recurse.py")
+        if "bottom" in chain:
+            mine += n
+            assert frames[0] in ("[truncated]", "<module> (recurse.py)"), "mis-rooted: " + ";".join(frames[:4])
+            if frames[0] == "[truncated]":
+                trunc += n
+                assert "<module>" not in chain
+    assert mine > 200 and trunc >= 0.95 * mine, "depth 60: %d/%d truncated" % (trunc, mine)
+    p = run([BIN, "--format", "text", "-o", "-", data])
+    assert "truncated" in p.stdout and "65528" in p.stdout, p.stdout
+
+
+@test
+def dwarf_callbacks_from_c(tmp):
+    """Methods, closures and sorted(key=...) called back from the native sort."""
+    py = pyenv_python(PY312)
+    data = record(tmp, "c.data", [py, "-X", "perf", os.path.join(HERE, "callbacks.py"), "1.5"],
+                  ["--call-graph", "dwarf,65528", "-F", "999", "-m", "2048"])
+    want = ["<module>", "main", "Sorter.run", "Sorter.sort_all",
+            "Sorter.sort_all.<locals>.key", "weight"]
+    mine = ok = 0
+    for frames, n in folded(data):
+        chain = python_chain(frames, "callbacks.py")
+        if "weight" in chain:
+            mine += n
+            if frames[0] == "<module> (callbacks.py)" and chain == want:
+                ok += n
+    assert mine > 200 and ok >= 0.99 * mine, "callbacks: %d/%d" % (ok, mine)
+    # with every frame kept, the native sort sits between sort_all and key
+    for frames, n in folded(data, "--native=all"):
+        chain = python_chain(frames, "callbacks.py")
+        if chain[-2:] == ["Sorter.sort_all.<locals>.key", "weight"]:
+            i = frames.index("Sorter.sort_all (callbacks.py)")
+            j = frames.index("Sorter.sort_all.<locals>.key (callbacks.py)")
+            between = frames[i + 1:j]
+            assert any("sort" in f for f in between), between
+            break
+    else:
+        raise AssertionError("no key() stack with --native=all")
 
 
 def assert_clean_error(p, what):
