@@ -184,7 +184,7 @@ def default_run_writes_svg_and_summary(tmp):
         assert os.path.exists(svg), "missing " + svg
         body = open(svg, encoding="utf-8").read()
         assert body.startswith("<?xml") and "</svg>" in body
-        assert "<module> (calltree.py)" in body
+        assert "&lt;module&gt; (calltree.py)" in body
         if ev == "cpu-clock":
             assert "work_a (calltree.py)" in body
     assert "event cpu-clock" in p.stdout and "event page-faults" in p.stdout
