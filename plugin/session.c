@@ -260,7 +260,7 @@ struct map *proc_find_map(struct proc *p, uint64_t addr)
 	return NULL;
 }
 
-bool map_is_file(const struct map *m)
+static bool path_is_file(const char *path)
 {
 	static const char *const not_files[] = {
 		"/tmp/perf-", "/memfd:", "/dev/zero", "/anon_hugepage",
@@ -268,10 +268,10 @@ bool map_is_file(const struct map *m)
 	};
 	const char *const *n;
 
-	if (!m->path || m->path[0] != '/')
+	if (!path || path[0] != '/')
 		return false;
 	for (n = not_files; *n; n++)
-		if (strncmp(m->path, *n, strlen(*n)) == 0)
+		if (strncmp(path, *n, strlen(*n)) == 0)
 			return false;
 	return true;
 }
@@ -392,6 +392,7 @@ static int process_mmap(struct session *s, const struct pd_event *ev)
 	if (!path)
 		return -PM_ENOMEM;
 	m.path = path;
+	m.file = path_is_file(path);
 	if (kernel) {
 		m.kernel = true;
 		/* perf synthesizes the kernel map with len up to ~0 and pgoff

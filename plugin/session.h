@@ -30,6 +30,7 @@ struct map {
 	uint8_t build_id[20];
 	bool exec;			/* PROT_EXEC, or an MMAP record */
 	bool kernel;			/* [kernel.kallsyms]_text, modules */
+	bool file;			/* map_is_file(), computed at insert */
 	uint64_t time;			/* when it was mapped */
 	struct dso *dso;		/* filled lazily by stack.c, owned by
 					   struct symbols */
@@ -83,7 +84,10 @@ struct proc *session_proc(struct session *s, uint32_t pid);	/* may be NULL */
 
 /* Whether the map is backed by a regular file we can read code and symbols
  * from (not anonymous memory, a perf map's JIT area, memfd, [vdso], ...). */
-bool map_is_file(const struct map *m);
+static inline bool map_is_file(const struct map *m)
+{
+	return m->file;
+}
 
 /* Map containing addr in proc (user) or in the kernel space; NULL if none. */
 struct map *proc_find_map(struct proc *p, uint64_t addr);

@@ -52,6 +52,7 @@ struct stacker {
 	struct dso_slot *dsos;
 	size_t dsos_size, dsos_used;
 	struct sym_frame symbuf[16];
+	struct { uint64_t ip; const char *name; bool known; } kcache[4096];
 	const char *warnings[MAX_WARNINGS + 1];
 	size_t nr_warnings;
 };
@@ -309,17 +310,25 @@ static int push(struct stack_result *res, const char *name, const char *dso,
 static int push_kernel(struct stacker *st, struct stack_result *res,
 		       uint64_t ip)
 {
-	const char *sym = symbols_kernel_lookup(st->syms, ip);
+	/* kernel ips repeat a lot: a direct-mapped cache of ip -> name */
+	size_t slot = (ip ^ (ip >> 12)) & 4095;
+	const char *sym, *name;
 	char buf[512];
-	const char *name;
 
-	snprintf(buf, sizeof(buf), "%s_[k]", sym ? sym : "[unknown]");
-	name = strtab_intern(st->strings, buf);
-	if (!name)
-		return -PM_ENOMEM;
-	if (!sym)
+	if (st->kcache[slot].ip != ip || !st->kcache[slot].name) {
+		sym = symbols_kernel_lookup(st->syms, ip);
+		snprintf(buf, sizeof(buf), "%s_[k]", sym ? sym : "[unknown]");
+		name = strtab_intern(st->strings, buf);
+		if (!name)
+			return -PM_ENOMEM;
+		st->kcache[slot].ip = ip;
+		st->kcache[slot].name = name;
+		st->kcache[slot].known = sym != NULL;
+	}
+	if (!st->kcache[slot].known)
 		res->unknown_frames++;
-	return push(res, name, "[kernel.kallsyms]", FRAME_KERNEL);
+	return push(res, st->kcache[slot].name, "[kernel.kallsyms]",
+		    FRAME_KERNEL);
 }
 
 static int push_user(struct stacker *st, struct stack_result *res,
