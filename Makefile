@@ -54,7 +54,7 @@ $(B)/tests/%: tests/unit/%.c tests/unit/check.h $(B)/libpyperf.a
 # corpus and past crashers (each input once).
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard plugin/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iplugin -g -O1 \
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -DPM_VERSION='"$(VERSION)"' -Iplugin -g -O1 \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		$(shell $(PKG_CONFIG) --cflags $(PKGS)) -o $@ $< $(LIB_SRCS) $(LIBS)
 

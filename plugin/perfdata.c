@@ -649,6 +649,11 @@ struct perfdata *perfdata_open(const char *path, bool force,
 					  pd->name, strerror(errno));
 			goto out;
 		}
+		madvise(pd->mapped, (size_t)st.st_size, MADV_SEQUENTIAL);
+		pd->pagesize = (size_t)sysconf(_SC_PAGESIZE);
+		if (!pd->pagesize || pd->pagesize & (pd->pagesize - 1))
+			pd->pagesize = 4096;
+		pd->dropped = 0;
 		pd->mem = pd->mapped;
 		pd->mem_len = (size_t)st.st_size;
 		pd->file_end = pd->mem_len;

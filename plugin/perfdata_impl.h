@@ -31,6 +31,7 @@
 #define PD_CHUNK		(1u << 20)	/* queue storage chunk */
 #define PD_CHUNK0		(128u << 10)	/* the first one (> max record) */
 #define PD_ZBUF			(256u << 10)	/* decompression window */
+#define PD_DROP_STEP		(64u << 20)	/* release read pages every */
 
 /* A record as read, before it is queued. Pointers valid until consumed. */
 struct pd_raw {
@@ -71,6 +72,8 @@ struct perfdata {
 	const uint8_t *mem;
 	size_t mem_len;
 	void *mapped;		/* munmap on free */
+	uint64_t dropped;	/* mapped pages before this were released */
+	size_t pagesize;
 	uint8_t *owned;		/* free on free */
 	/* ... or a stream (stdin pipe): buffer of [sbase, sbase + slen) */
 	int fd;			/* >= 0 in stream mode */

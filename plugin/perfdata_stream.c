@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define STREAM_MIN_BUF (256u << 10)
@@ -374,6 +375,8 @@ end:
 
 void pd_raw_consume(struct perfdata *pd)
 {
+	uint64_t end;
+
 	if (!pd->have_raw)
 		return;
 	pd->have_raw = false;
@@ -381,6 +384,17 @@ void pd_raw_consume(struct perfdata *pd)
 		pd->zpos += pd->raw.size;
 	else
 		pd->pos += pd->raw.size + pd->raw.extra;
+	/* Records are copied before delivery, so file pages behind pos are
+	 * not needed again: drop them so a multi-GiB DWARF recording does
+	 * not stay resident. */
+	if (pd->mapped && pd->pos < pd->mem_len &&
+	    pd->pos - pd->dropped >= PD_DROP_STEP) {
+		end = pd->pos & ~(uint64_t)(pd->pagesize - 1);
+		if (end > pd->dropped)
+			madvise((uint8_t *)pd->mapped + pd->dropped,
+				(size_t)(end - pd->dropped), MADV_DONTNEED);
+		pd->dropped = end;
+	}
 }
 
 /* ---- queue ---- */

@@ -46,7 +46,8 @@ struct fentry {
 };
 
 /* A node as stored: the public part first (profile_node() returns a
- * pointer to it) and the bookkeeping next to it, in the same cache line. */
+ * pointer to it) and the bookkeeping right after it, so that walking a
+ * child list and appending touch one place. */
 struct inode {
 	struct pnode n;
 	uint32_t last_child;	/* for O(1) append */
