@@ -363,7 +363,7 @@ static int read_attrs(struct perfdata *pd, const uint8_t *h,
 	return 0;
 }
 
-static void read_features(struct perfdata *pd, const uint8_t *h)
+static void read_features(struct perfdata *pd)
 {
 	uint64_t table = pd->info.data_offset + pd->info.data_size;
 	unsigned feat, nr = 0, k = 0;
@@ -371,7 +371,6 @@ static void read_features(struct perfdata *pd, const uint8_t *h)
 	for (feat = 0; feat < 256; feat++)
 		if (pd->info.feature_mask[feat / 64] >> (feat % 64) & 1)
 			nr++;
-	(void)h;
 	if (!nr)
 		return;
 	/* One perf_file_section per set bit, in bit order (perf
@@ -446,7 +445,7 @@ static int open_file_mode(struct perfdata *pd, struct pm_error *err)
 			"file");
 		pd->data_end = pd->mem_len;
 	} else {
-		read_features(pd, h);
+		read_features(pd);
 	}
 	return 0;
 }
@@ -476,33 +475,44 @@ static int open_pipe_mode(struct perfdata *pd, struct pm_error *err)
 	}
 }
 
-/* Read the rest of a non-seekable stream that holds a file-mode image. */
+/* Read the rest of a non-seekable stream that holds a file-mode image
+ * (file mode needs random access). What was buffered so far is kept. */
 static int slurp(struct perfdata *pd, struct pm_error *err)
 {
-	const uint8_t *p;
-	size_t avail = 0, want = 1 << 20;
-	int rc;
+	uint8_t *buf = pd->sbuf;
+	size_t len = pd->slen, alloc = pd->salloc;
+	ssize_t got;
+	int rc = 0;
 
-	for (;;) {
-		rc = pd_in_get(pd, 0, want, &p, &avail);
-		if (rc == -PM_ETRUNCATED)
-			break;
-		if (rc)
-			return pm_error_set(err, -rc, "%s: read error: %s",
-					    pd->name, strerror(errno));
-		if (want > SIZE_MAX / 2)
-			return pm_error_set(err, PM_ELIMIT, "%s: too large",
-					    pd->name);
-		want *= 2;
-	}
-	pd->owned = pd->sbuf;
 	pd->sbuf = NULL;
 	pd->salloc = pd->slen = 0;
-	pd->mem = pd->owned;
-	pd->mem_len = avail;
-	pd->file_end = avail;
+	while (!pd->seof) {
+		if (len == alloc && grow_array((void **)&buf, &alloc, len + 1,
+					       1, SIZE_MAX / 2)) {
+			rc = pm_error_set(err, PM_ENOMEM, "%s: out of memory "
+					  "reading %zu bytes", pd->name, len);
+			break;
+		}
+		got = read(pd->fd, buf + len, alloc - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rc = pm_error_set(err, PM_EIO, "%s: read error: %s",
+					  pd->name, strerror(errno));
+			break;
+		}
+		if (got == 0)
+			pd->seof = true;
+		len += (size_t)got;
+	}
+	pd->owned = buf;
+	pd->mem = buf;
+	pd->mem_len = len;
+	pd->file_end = len;
+	if (pd->fd > STDIN_FILENO)
+		close(pd->fd);
 	pd->fd = -1;
-	return 0;
+	return rc;
 }
 
 static int open_common(struct perfdata *pd, struct pm_error *err)
