@@ -96,9 +96,9 @@ def bench_dwarf():
     os.makedirs(DIR, exist_ok=True)
     data = os.path.join(DIR, "dwarf-30k.data")
     py = os.path.join(it.PYENV, "3.12.1", "bin", "python3.12")
-    if not os.path.exists(data):
-        it.record(DIR, "dwarf-30k.data", [py, "-X", "perf", it.CALLTREE, "14"],
-                  ["--call-graph", "dwarf,65528", "-F", "2500", "-m", "4096"])
+    if not os.path.exists(data) or samples(data) < 30000:
+        it.record(DIR, "dwarf-30k.data", [py, "-X", "perf", it.CALLTREE, "30"],
+                  ["--call-graph", "dwarf,65528", "-F", "2000", "-m", "4096"])
     n = samples(data)
     ours = best_of([BIN, "--format", "folded", "-o", os.devnull, data])
     script = best_of(["perf", "script", "-i", data], n=1)

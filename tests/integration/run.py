@@ -124,6 +124,7 @@ def calltree_check(stacks, min_complete=99.0):
     assert pct >= min_complete, "only %.2f%% complete (%d/%d); worst: %s" % (
         pct, complete, mine, bad[:3])
     tot = sum(share.values())
+    assert tot > 0, "no sample has a complete chain"
     got = {k: 100.0 * v / tot for k, v in share.items()}
     for k, want in (("work_a", 60), ("work_b", 20), ("other", 20)):
         assert abs(got[k] - want) <= 5, "share of %s is %.1f%%, designed %d%%" % (
