@@ -9,49 +9,18 @@ scratch directory. Needs root or perf_event_paranoid <= 1, and tracefs for
 the tracepoint tests (skipped when an event is not available).
 """
 import json
-import os
 import shutil
+import os
 import subprocess
 import sys
-import tempfile
-import traceback
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("PYPERF_BIN", os.path.join(ROOT, "build", "pyperf-merge"))
-HERE = os.path.join(ROOT, "tests", "integration")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, HERE, Skip, Suite, fp_python, run  # noqa: E402,F401
+
 PROG = os.path.join(HERE, "events_prog.py")
 FIXTURES = os.path.join(HERE, "fixtures")
-FP_PY = os.path.expanduser("~/.cache/pyperf-merge/python3.13-fp/bin/python3.13")
-
-results = {"passed": 0, "failed": 0, "skipped": 0}
-TESTS = []
-
-
-class Skip(Exception):
-    pass
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
-def run(cmd, check=True, **kw):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, errors="replace", **kw)
-    if check and p.returncode != 0:
-        raise AssertionError("command failed (%d): %s\n%s" %
-                             (p.returncode, " ".join(cmd), p.stderr[-2000:]))
-    return p
-
-
-def fp_python():
-    if os.access(FP_PY, os.X_OK):
-        return FP_PY
-    p = run([os.path.join(ROOT, "scripts", "build-fp-python")], check=False)
-    if p.returncode != 0:
-        raise Skip("no frame-pointer CPython (scripts/build-fp-python failed)")
-    return p.stdout.strip().splitlines()[-1]
+suite = Suite("events")
+test = suite.test
 
 
 def need_tracepoint(name):
@@ -268,30 +237,7 @@ def main():
     if not os.access(BIN, os.X_OK):
         print("events: 0 passed, 1 failed, 0 skipped (no %s; run make)" % BIN)
         return 1
-    only = sys.argv[1:]
-    for fn in TESTS:
-        if only and fn.__name__ not in only:
-            continue
-        tmp = tempfile.mkdtemp(prefix="pyperf-events-")
-        try:
-            fn(tmp)
-            results["passed"] += 1
-            print("PASS %s" % fn.__name__)
-        except Skip as e:
-            results["skipped"] += 1
-            print("SKIP %s: %s" % (fn.__name__, e))
-        except Exception:
-            results["failed"] += 1
-            print("FAIL %s" % fn.__name__)
-            traceback.print_exc(file=sys.stdout)
-        finally:
-            if os.environ.get("PYPERF_KEEP"):
-                print("    kept %s" % tmp)
-            else:
-                shutil.rmtree(tmp, ignore_errors=True)
-    print("events: %d passed, %d failed, %d skipped" % (
-        results["passed"], results["failed"], results["skipped"]))
-    return 1 if results["failed"] else 0
+    return suite.main()
 
 
 if __name__ == "__main__":

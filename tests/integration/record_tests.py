@@ -11,47 +11,23 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
-import tempfile
-import traceback
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HERE = os.path.join(ROOT, "tests", "integration")
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BIN, HERE, PY312, PY313, ROOT, Skip, Suite,  # noqa: E402,F401
+                     fp_python, run)
+
 SCRIPTS = os.path.join(ROOT, "scripts")
 RECORD = os.path.join(SCRIPTS, "pyperf-record")
 MAPS = os.path.join(SCRIPTS, "pyperf-maps")
-BIN = os.environ.get("PYPERF_BIN", os.path.join(ROOT, "build", "pyperf-merge"))
-PYENV = os.path.expanduser("~/.pyenv")
-PY312 = os.path.join(PYENV, "versions", "3.12.1", "bin", "python3.12")
-PY313 = os.path.join(PYENV, "versions", "3.13.0", "bin", "python3.13")
 PY311 = "/usr/bin/python3.11"
-
-sys.dont_write_bytecode = True
 sys.path.insert(0, SCRIPTS)
 import pyperf_perfdata  # noqa: E402
 
-results = {"passed": 0, "failed": 0, "skipped": 0}
-TESTS = []
-
-
-class Skip(Exception):
-    pass
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
-def run(cmd, check=True, **kw):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, errors="replace", **kw)
-    if check and p.returncode != 0:
-        raise AssertionError("command failed (%d): %s\n%s%s" % (
-            p.returncode, " ".join(cmd), p.stdout[-1500:], p.stderr[-2000:]))
-    return p
+suite = Suite("record")
+test = suite.test
 
 
 def need(path):
@@ -66,19 +42,6 @@ def need_perf():
     paranoid = int(open("/proc/sys/kernel/perf_event_paranoid").read())
     if os.geteuid() != 0 and paranoid > 1:
         raise Skip("not root and kernel.perf_event_paranoid=%d" % paranoid)
-
-
-_fp = None
-
-
-def fp_python():
-    global _fp
-    if _fp is None:
-        p = run([os.path.join(SCRIPTS, "build-fp-python")], check=False)
-        if p.returncode != 0:
-            raise AssertionError("scripts/build-fp-python failed:\n" + p.stderr[-3000:])
-        _fp = p.stdout.strip().splitlines()[-1]
-    return _fp
 
 
 def dry(*args, env=None):
@@ -122,7 +85,7 @@ def dry_run_mode_matches_interpreter(tmp):
     cmd, out = dry(fp_python(), "app.py")
     assert " -g " in cmd and "dwarf" not in cmd and "frame pointers: yes" in out, out
     assert "ceval.c built with -fno-omit-frame-pointer" in out, out
-    shims = os.path.join(PYENV, "shims")
+    shims = os.path.expanduser("~/.pyenv/shims")
     if os.path.exists(os.path.join(shims, "python3.13")):
         env = dict(os.environ, PATH=shims + ":" + os.environ["PATH"], PYENV_VERSION="3.13.0")
         cmd, out = dry("python3.13", "app.py", env=env)
@@ -417,30 +380,5 @@ def calltree_dwarf_without_tmp_maps(tmp):
     calltree_after_tmp_maps_deleted(tmp, need(PY313))
 
 
-def main():
-    only = sys.argv[1:]
-    for fn in TESTS:
-        if only and fn.__name__ not in only:
-            continue
-        tmp = tempfile.mkdtemp(prefix="pyperf-rec-")
-        try:
-            fn(tmp)
-            results["passed"] += 1
-            print("ok   %s" % fn.__name__)
-        except Skip as e:
-            results["skipped"] += 1
-            print("skip %s: %s" % (fn.__name__, e))
-        except Exception:
-            results["failed"] += 1
-            print("FAIL %s: %s" % (fn.__name__, (fn.__doc__ or "").strip().splitlines()[0]))
-            traceback.print_exc(file=sys.stdout)
-        finally:
-            if not os.environ.get("PYPERF_KEEP"):
-                shutil.rmtree(tmp, ignore_errors=True)
-    print("record: %d passed, %d failed, %d skipped" % (
-        results["passed"], results["failed"], results["skipped"]))
-    return 1 if results["failed"] else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(suite.main())

@@ -7,54 +7,16 @@ scratch directory. Needs root or perf_event_paranoid <= 1 for perf record.
 """
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-import traceback
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("PYPERF_BIN", os.path.join(ROOT, "build", "pyperf-merge"))
-HERE = os.path.join(ROOT, "tests", "integration")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BIN, HERE, PY312, PY313, PYENV, Skip, Suite,  # noqa: E402,F401
+                     fp_python, run)
+
 CALLTREE = os.path.join(HERE, "calltree.py")
-PYENV = os.path.expanduser("~/.pyenv/versions")
-PY312 = os.path.join(PYENV, "3.12.1", "bin", "python3.12")
-PY313 = os.path.join(PYENV, "3.13.0", "bin", "python3.13")
-
-results = {"passed": 0, "failed": 0, "skipped": 0}
-TESTS = []
-
-
-class Skip(Exception):
-    pass
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
-def run(cmd, check=True, **kw):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, errors="replace", **kw)
-    if check and p.returncode != 0:
-        raise AssertionError("command failed (%d): %s\n%s" %
-                             (p.returncode, " ".join(cmd), p.stderr[-2000:]))
-    return p
-
-
-_fp_python = None
-
-
-def fp_python():
-    """The frame-pointer CPython 3.13 built by scripts/build-fp-python."""
-    global _fp_python
-    if _fp_python is None:
-        p = run([os.path.join(ROOT, "scripts", "build-fp-python")], check=False)
-        if p.returncode != 0:
-            raise AssertionError("scripts/build-fp-python failed:\n" + p.stderr[-3000:])
-        _fp_python = p.stdout.strip().splitlines()[-1]
-    return _fp_python
+suite = Suite("integration")
+test = suite.test
 
 
 def record(tmp, name, argv, perf_opts, pipe=False):
@@ -377,28 +339,7 @@ def main():
         print("integration: %s not built" % BIN)
         print("integration: 0 passed, 1 failed, 0 skipped")
         return 1
-    only = sys.argv[1:]
-    for fn in TESTS:
-        if only and fn.__name__ not in only:
-            continue
-        tmp = tempfile.mkdtemp(prefix="pyperf-it-")
-        try:
-            fn(tmp)
-            results["passed"] += 1
-            print("ok   %s" % fn.__name__)
-        except Skip as e:
-            results["skipped"] += 1
-            print("skip %s: %s" % (fn.__name__, e))
-        except Exception:
-            results["failed"] += 1
-            print("FAIL %s: %s" % (fn.__name__, (fn.__doc__ or "").strip().splitlines()[0]))
-            traceback.print_exc(file=sys.stdout)
-        finally:
-            if not os.environ.get("PYPERF_KEEP"):
-                shutil.rmtree(tmp, ignore_errors=True)
-    print("integration: %d passed, %d failed, %d skipped" % (
-        results["passed"], results["failed"], results["skipped"]))
-    return 1 if results["failed"] else 0
+    return suite.main()
 
 
 if __name__ == "__main__":
