@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "archive.h"
 #include "arena.h"
 #include "eventsum.h"
 #include "merge.h"
@@ -43,6 +44,7 @@ struct options {
 	const char *event;
 	enum merge_mode merge;
 	const char *maps_dir;
+	const char *archive;		/* --archive: pyperf-maps archive */
 	const char *title;
 	bool force, quiet, no_unwind;
 	uint32_t pids[MAX_FILTER], tids[MAX_FILTER];
@@ -75,6 +77,8 @@ static const char usage_text[] =
 "                        Python frames; all: keep every frame\n"
 "      --maps-dir DIR    where perf-PID.map files are (default: FILE.maps/\n"
 "                        as collected by pyperf-record, then /tmp)\n"
+"      --archive TAR     perf maps, binaries and debug files from\n"
+"                        `pyperf-maps archive` (analysis on another machine)\n"
 "      --title TEXT      flamegraph title\n"
 "      --no-unwind       ignore DWARF stack copies (callchains only)\n"
 "  -f, --force           read files not owned by you or root\n"
@@ -122,7 +126,8 @@ static int parse_ids(const char *arg, uint32_t *out, size_t *nr)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_NATIVE = 256, OPT_MAPS_DIR, OPT_TITLE, OPT_NO_UNWIND };
+	enum { OPT_NATIVE = 256, OPT_MAPS_DIR, OPT_TITLE, OPT_NO_UNWIND,
+	       OPT_ARCHIVE };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'F' },
@@ -132,6 +137,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "comm", required_argument, NULL, 'c' },
 		{ "native", required_argument, NULL, OPT_NATIVE },
 		{ "maps-dir", required_argument, NULL, OPT_MAPS_DIR },
+		{ "archive", required_argument, NULL, OPT_ARCHIVE },
 		{ "title", required_argument, NULL, OPT_TITLE },
 		{ "no-unwind", no_argument, NULL, OPT_NO_UNWIND },
 		{ "force", no_argument, NULL, 'f' },
@@ -199,6 +205,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_MAPS_DIR:
 			o->maps_dir = optarg;
+			break;
+		case OPT_ARCHIVE:
+			o->archive = optarg;
 			break;
 		case OPT_TITLE:
 			o->title = optarg;
@@ -291,6 +300,7 @@ struct run {
 	size_t merged_alloc;
 	struct eventsum *evsum;		/* fault/memory/GC/off-CPU summaries */
 	const char *unit;		/* flamegraph unit of an evsum profile */
+	struct archive *archive;	/* --archive, extracted */
 };
 
 static int handle_sample(struct run *r, const struct pd_event *ev)
@@ -582,6 +592,7 @@ int main(int argc, char **argv)
 	struct stacker_opts sto = {0};
 	char maps_next[PATH_MAX];
 	static char names[MAX_EVENTS][128];	/* event_name() results */
+	const char *archive_dirs[2] = { NULL, NULL };
 	struct stat sb;
 	int rc, status = 0;
 	size_t i = 0;
@@ -595,6 +606,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pyperf-merge: %s\n", err.msg);
 		return 1;
 	}
+	if (o.archive) {
+		r.archive = archive_open(o.archive, &err);
+		if (!r.archive) {
+			fprintf(stderr, "pyperf-merge: %s\n", err.msg);
+			perfdata_free(r.pd);
+			return 1;
+		}
+		archive_dirs[0] = archive_dir(r.archive);
+		so.debug_dirs = archive_dirs;
+	}
 	r.nr_ev = perfdata_nr_attrs(r.pd);
 	r.ev = calloc(r.nr_ev ? r.nr_ev : 1, sizeof(*r.ev));
 	r.syms = symbols_new(&so);
@@ -602,6 +623,8 @@ int main(int argc, char **argv)
 	r.evsum = eventsum_new(r.pd, r.sess, &err);
 	if (o.maps_dir) {
 		sto.maps_dirs[0] = o.maps_dir;
+	} else if (r.archive) {
+		sto.maps_dirs[0] = archive_maps_dir(r.archive);
 	} else {
 		/* pyperf-record collects maps into FILE.maps/ */
 		snprintf(maps_next, sizeof(maps_next), "%s.maps", o.input);
@@ -660,5 +683,6 @@ out:
 	session_free(r.sess);
 	symbols_free(r.syms);
 	perfdata_free(r.pd);
+	archive_free(r.archive);
 	return status;
 }

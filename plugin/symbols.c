@@ -291,8 +291,16 @@ static void find_debug(struct dso *d, const char *hex)
 	Elf_Data *data;
 	size_t i;
 
+	/* each debug dir in both layouts: /usr/lib/debug's xx/rest.debug
+	 * and perf's cache (and pyperf-maps archives) xx/rest/debug */
 	for (i = 0; hex[0] && s->debug_dirs[i] && !d->dbg; i++) {
 		p = xasprintf("%s/.build-id/%.2s/%s.debug", s->debug_dirs[i],
+			      hex, hex + 2);
+		try_debug(d, p);
+		free(p);
+		if (d->dbg)
+			break;
+		p = xasprintf("%s/.build-id/%.2s/%s/debug", s->debug_dirs[i],
 			      hex, hex + 2);
 		try_debug(d, p);
 		free(p);
@@ -355,6 +363,11 @@ static void dso_open(struct dso *d)
 					      s->home_debug, hex, hex + 2) : NULL;
 		if (!p || !try_main(d, p, true, &e2, &m2)) {
 			for (i = 0; s->debug_dirs[i] && !d->elf; i++) {
+				free(p);
+				p = xasprintf("%s/.build-id/%.2s/%s/elf",
+					      s->debug_dirs[i], hex, hex + 2);
+				if (p && try_main(d, p, true, &e2, &m2))
+					break;
 				free(p);
 				p = xasprintf("%s/.build-id/%.2s/%s.debug",
 					      s->debug_dirs[i], hex, hex + 2);

@@ -380,5 +380,52 @@ def calltree_dwarf_without_tmp_maps(tmp):
     calltree_after_tmp_maps_deleted(tmp, need(PY313))
 
 
+@test
+def archive_elsewhere_with_binaries_hidden(tmp):
+    """An archive analysed in another directory, after the interpreter's
+    binaries and every perf map are gone, still symbolizes: >= 98% complete
+    and libpython's own functions named."""
+    if not os.access(BIN, os.X_OK):
+        raise Skip("%s not built" % BIN)
+    need_perf()
+    fp = os.path.dirname(os.path.dirname(fp_python()))
+    hidden = os.path.join(tmp, "hidden")
+    os.makedirs(os.path.join(hidden, "bin"))
+    os.makedirs(os.path.join(hidden, "lib"))
+    shutil.copy(os.path.join(fp, "bin", "python3.13"), os.path.join(hidden, "bin"))
+    shutil.copy(os.path.join(fp, "lib", "libpython3.13.so.1.0"), os.path.join(hidden, "lib"))
+    os.symlink(os.path.join(fp, "lib", "python3.13"), os.path.join(hidden, "lib", "python3.13"))
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(hidden, "lib"))
+    out = os.path.join(tmp, "t.data")
+    run([RECORD, "-q", "-o", out, "--", os.path.join(hidden, "bin", "python3.13"),
+         copy_prog(tmp, "calltree.py"), "2"], env=env, cwd=tmp)
+    run([MAPS, "archive", out])
+    for pid in collected(out):
+        try:
+            os.unlink("/tmp/perf-%d.map" % pid)
+        except FileNotFoundError:
+            pass
+    shutil.rmtree(out + ".maps")
+    os.rename(hidden, hidden + ".gone")
+    other = os.path.join(tmp, "elsewhere")
+    os.makedirs(other)
+    for f in (out, out + ".pyperf.tar"):
+        shutil.move(f, other)
+    p = run([BIN, "--archive", "t.data.pyperf.tar", "--format", "folded", "-o", "-",
+             "t.data"], cwd=other)
+    mine, complete = complete_share(p.stdout)
+    assert mine > 200, "too few samples with calltree.py frames: %d" % mine
+    pct = 100.0 * complete / mine
+    assert pct >= 98.0, "only %.2f%% complete (%d/%d)" % (pct, complete, mine)
+    unknown = sum(int(l.rpartition(" ")[2]) for l in p.stdout.splitlines()
+                  if "[unknown]" in l)
+    assert unknown < 0.05 * mine, "%d samples with [unknown] frames" % unknown
+    assert re.search(r"(pymalloc|_PyObject_|_PyLong_)", p.stdout), p.stdout[:2000]
+    print("    %.2f%% of %d samples complete from the archive" % (pct, mine))
+    bad = run([BIN, "--archive", os.path.join(other, "t.data"), "-o", os.devnull,
+               os.path.join(other, "t.data")], check=False)
+    assert bad.returncode == 1 and "not a ustar header" in bad.stderr, bad.stderr
+
+
 if __name__ == "__main__":
     sys.exit(suite.main())
