@@ -46,6 +46,8 @@ struct pd_raw {
 
 /* Queued or ready record: bytes live in a storage chunk. */
 struct pd_qent {
+	const uint8_t *direct;	/* the record in the input image (no copy:
+				   file mode, 8-byte aligned), else NULL */
 	uint64_t time, seq, off, zpos;
 	uint32_t chunk, coff;
 	uint32_t attr;		/* index + 1, 0 = none */

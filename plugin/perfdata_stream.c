@@ -373,6 +373,23 @@ end:
 	return 1;
 }
 
+/* Offset of the oldest record still referenced in place (or pos). */
+static uint64_t oldest_direct(const struct perfdata *pd)
+{
+	uint64_t min = pd->pos;
+	size_t i;
+
+	for (i = 0; i < pd->qn; i++)
+		if (pd->queue[i].direct && pd->queue[i].off < min)
+			min = pd->queue[i].off;
+	for (i = pd->rhead; i < pd->rn; i++)
+		if (pd->ready[i].direct && pd->ready[i].off < min)
+			min = pd->ready[i].off;
+	if (pd->have_last && pd->last.direct && pd->last.off < min)
+		min = pd->last.off;
+	return min;
+}
+
 void pd_raw_consume(struct perfdata *pd)
 {
 	uint64_t end;
@@ -384,12 +401,12 @@ void pd_raw_consume(struct perfdata *pd)
 		pd->zpos += pd->raw.size;
 	else
 		pd->pos += pd->raw.size + pd->raw.extra;
-	/* Records are copied before delivery, so file pages behind pos are
-	 * not needed again: drop them so a multi-GiB DWARF recording does
-	 * not stay resident. */
+	/* File pages behind pos are not needed again once no queued record
+	 * points into them (see store()): drop them so a multi-GiB DWARF
+	 * recording does not stay resident. */
 	if (pd->mapped && pd->pos < pd->mem_len &&
 	    pd->pos - pd->dropped >= PD_DROP_STEP) {
-		end = pd->pos & ~(uint64_t)(pd->pagesize - 1);
+		end = oldest_direct(pd) & ~(uint64_t)(pd->pagesize - 1);
 		if (end > pd->dropped)
 			madvise((uint8_t *)pd->mapped + pd->dropped,
 				(size_t)(end - pd->dropped), MADV_DONTNEED);
@@ -432,6 +449,7 @@ static int store(struct perfdata *pd, const uint8_t *p, size_t size,
 		c->used = 0;
 		pd->cur_chunk = i;
 	}
+	e->direct = NULL;
 	memcpy(c->mem + c->used, p, size);
 	e->chunk = (uint32_t)pd->cur_chunk;
 	e->coff = (uint32_t)c->used;
@@ -442,8 +460,11 @@ static int store(struct perfdata *pd, const uint8_t *p, size_t size,
 
 static void release(struct perfdata *pd, const struct pd_qent *e)
 {
-	struct pd_chunk *c = &pd->chunks[e->chunk];
+	struct pd_chunk *c;
 
+	if (e->direct)
+		return;
+	c = &pd->chunks[e->chunk];
 	if (--c->live == 0)
 		c->used = 0;
 }
@@ -537,7 +558,15 @@ static int enqueue(struct perfdata *pd, const struct pd_raw *r)
 	e.in_z = r->in_z;
 	e.size = r->size;
 	e.attr = a ? a->idx + 1 : 0;
-	if (store(pd, r->p, r->size, &e))
+	/* A record inside the input image (file mode, not decompressed)
+	 * stays where it is: copying 64 KiB DWARF samples was the reader's
+	 * main cost. Only 8-byte aligned ones, so decoded arrays are
+	 * aligned as the header promises. */
+	if (!r->in_z && pd->fd < 0 && pd->mem && r->p >= pd->mem &&
+	    r->p + r->size <= pd->mem + pd->mem_len &&
+	    ((uintptr_t)r->p & 7) == 0)
+		e.direct = r->p;
+	else if (store(pd, r->p, r->size, &e))
 		return -PM_ENOMEM;
 	if (!e.has_time)
 		return push_ready(pd, &e, 1);
@@ -613,7 +642,8 @@ int perfdata_next(struct perfdata *pd, struct pd_event *ev,
 						  pd->attrs[e->attr - 1] : NULL;
 
 			/* Validated when queued; cannot fail here. */
-			pd_decode(pd, a, pd->chunks[e->chunk].mem + e->coff,
+			pd_decode(pd, a, e->direct ? e->direct :
+				  pd->chunks[e->chunk].mem + e->coff,
 				  ev, msg, sizeof(msg));
 			ev->offset = e->off;
 			pd->last = *e;
