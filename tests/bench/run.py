@@ -71,9 +71,9 @@ def perf_script_folded(data):
 def completeness(stacks):
     try:
         pct, _ = it.calltree_check(stacks, min_complete=0.0)
-        return pct
+        return "%.2f%%" % pct
     except AssertionError as e:
-        return "n/a (%s)" % str(e)[:80]
+        return "0%% (%s)" % str(e)[:80]
 
 
 def bench_fp():
@@ -106,7 +106,7 @@ def bench_dwarf():
     print("  pyperf-merge --format folded -o /dev/null %s: %.2f s" % (data, ours))
     print("  perf script -i %s > /dev/null:              %.2f s" % (data, script))
     print("  ratio: pyperf-merge is %.1fx faster than perf script" % (script / ours))
-    print("  complete known call tree: pyperf-merge %s%%, perf script %s%%" % (
+    print("  complete known call tree: pyperf-merge %s, perf script %s" % (
         completeness(it.folded(data)), completeness(perf_script_folded(data))))
 
 
