@@ -2,7 +2,9 @@
 #include <elf.h>
 #include <string.h>
 
+#include "cfi.h"
 #include "check.h"
+#include "symbols.h"
 #include "tramp.h"
 
 /* CPython 3.12.x / 3.13.0 x86-64 (pyenv build, also the committed
@@ -146,6 +148,37 @@ static void check_bad(uint16_t m, const uint8_t *c, size_t n,
 	}
 }
 
+/* The template in a real aarch64 ELF file (tests/data, recipe in its
+ * README) is found, read and decoded through symbols + cfi. */
+static void check_aarch64_fixture(void)
+{
+	struct symbols_opts so = { .inline_frames = true };
+	struct symbols *syms = symbols_new(&so);
+	const struct tramp_rule *rule = NULL;
+	struct pm_error err = {0};
+	struct cfi_bin *b;
+	struct dso *d;
+	char text[200];
+
+	d = syms ? symbols_dso(syms, "tests/data/aarch64-trampoline.so",
+			       NULL, 0) : NULL;
+	CHECK(d != NULL && dso_error(d) == NULL);
+	b = d ? cfi_bin_new(d) : NULL;
+	CHECK(b != NULL);
+	if (b) {
+		CHECK(cfi_bin_machine(b) == EM_AARCH64);
+		CHECK(cfi_bin_tramp(b, &rule, &err) == 1 && rule);
+		if (rule) {
+			tramp_describe(rule, text, sizeof(text));
+			printf("aarch64 fixture: %s\n", text);
+			CHECK(rule->machine == EM_AARCH64);
+			CHECK(rule->size == 28);
+		}
+	}
+	cfi_bin_free(b);
+	symbols_free(syms);
+}
+
 int main(void)
 {
 	struct tramp_rule r;
@@ -235,5 +268,6 @@ int main(void)
 		CHECK(decode(EM_X86_64, big, sizeof(big), &r, &err) ==
 		      -PM_ELIMIT);
 	}
+	check_aarch64_fixture();
 	return check_done();
 }
