@@ -35,7 +35,6 @@
 enum format { FMT_DEFAULT, FMT_SVG, FMT_FOLDED, FMT_TEXT, FMT_JSON };
 
 #define MAX_FILTER 64
-#define MAX_EVENTS 256
 
 struct options {
 	const char *input;
@@ -236,27 +235,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 				   argv[optind + 1]);
 	o->input = optind < argc ? argv[optind] : "perf.data";
 	return 0;
-}
-
-/*
- * The event's name as users type it: perf's EVENT_DESC names carry the
- * modifiers ("cpu-clock:ppp", "page-faults:u"); drop a trailing modifier
- * suffix (perf's letters u k h I G H p P S D W e) from non-tracepoint
- * events. Tracepoint names ("sched:sched_switch") are kept whole.
- */
-static const char *event_name(char (*buf)[MAX_EVENTS][128],
-			      const struct pd_attr *a)
-{
-	const char *colon = strrchr(a->name, ':');
-	char *out;
-
-	if (a->type == PD_TYPE_TRACEPOINT || !colon || colon == a->name ||
-	    colon[1] == '\0' || strspn(colon + 1, "ukhIGHpPSDWe") !=
-	    strlen(colon + 1) || a->idx >= MAX_EVENTS)
-		return a->name;
-	out = (*buf)[a->idx];
-	snprintf(out, 128, "%.*s", (int)(colon - a->name), a->name);
-	return out;
 }
 
 /* Whether a sample passes --pid/--tid/--comm. */
@@ -486,13 +464,21 @@ static int write_one(struct run *r, const struct event_stats *es,
 	return err;
 }
 
+/* Whether event i is the one named (as users type it, or with perf's
+ * modifiers as in "cpu-clock:ppp"). */
+static bool event_is(const struct run *r, size_t i, const char *name)
+{
+	return !strcmp(r->ev[i].name, name) ||
+	       !strcmp(perfdata_attr(r->pd, i)->full_name, name);
+}
+
 static const struct event_stats *pick_event(struct run *r)
 {
 	size_t i;
 
 	for (i = 0; i < r->nr_ev; i++) {
 		if (r->o->event) {
-			if (!strcmp(r->ev[i].name, r->o->event))
+			if (event_is(r, i, r->o->event))
 				return &r->ev[i];
 		} else if (r->ev[i].samples) {
 			return &r->ev[i];
@@ -539,7 +525,7 @@ static int write_outputs(struct run *r)
 			char *path;
 
 			if (!r->ev[i].samples ||
-			    (r->o->event && strcmp(r->ev[i].name, r->o->event)))
+			    (r->o->event && !event_is(r, i, r->o->event)))
 				continue;
 			path = default_svg_path(r->o->input, r->ev[i].name);
 			if (!path)
@@ -591,7 +577,6 @@ int main(int argc, char **argv)
 	struct symbols_opts so = { .inline_frames = true };
 	struct stacker_opts sto = {0};
 	char maps_next[PATH_MAX];
-	static char names[MAX_EVENTS][128];	/* event_name() results */
 	const char *archive_dirs[2] = { NULL, NULL };
 	struct stat sb;
 	int rc, status = 0;
@@ -643,7 +628,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < r.nr_ev; i++) {
-		r.ev[i].name = event_name(&names, perfdata_attr(r.pd, i));
+		r.ev[i].name = perfdata_attr(r.pd, i)->name;
 		r.ev[i].profile = profile_new();
 		if (!r.ev[i].profile) {
 			status = 1;

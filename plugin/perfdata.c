@@ -255,7 +255,7 @@ int pd_add_attr(struct perfdata *pd, const uint8_t *p, size_t n,
 	a->exclude_callchain_kernel = a->flags >> 21 & 1;
 	a->exclude_callchain_user = a->flags >> 22 & 1;
 	a->use_clockid = a->flags >> 25 & 1;
-	a->name = arena_strdup(pd->arena,
+	a->name = a->full_name = arena_strdup(pd->arena,
 			       pd_attr_fallback_name(a->type, a->config, buf,
 						     sizeof(buf)));
 	if (!a->name)
@@ -789,4 +789,25 @@ bool pd_reg(const uint8_t *regs, size_t nr_regs, uint64_t mask, unsigned reg,
 		return false;
 	*val = pd_u64(regs, idx);
 	return true;
+}
+
+/*
+ * perf names events with their modifiers ("cpu-clock:ppp", "page-faults:u");
+ * users type them without ("-e cpu-clock"). Drop a trailing suffix made of
+ * perf's modifier letters (u k h I G H p P S D W e) from non-tracepoint
+ * events; tracepoint names ("sched:sched_switch") are kept whole.
+ */
+void pd_attr_set_name(struct perfdata *pd, struct pd_attr *a, const char *name)
+{
+	const char *colon = strrchr(name, ':');
+	char *shortn;
+
+	a->full_name = a->name = name;
+	if (a->type == PD_TYPE_TRACEPOINT || !colon || colon == name ||
+	    colon[1] == '\0' ||
+	    strspn(colon + 1, "ukhIGHpPSDWe") != strlen(colon + 1))
+		return;
+	shortn = arena_strndup(pd->arena, name, (size_t)(colon - name));
+	if (shortn)
+		a->name = shortn;
 }

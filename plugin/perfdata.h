@@ -109,8 +109,10 @@ struct pd_attr {
 	bool freq, sample_id_all, exclude_callchain_user,
 	     exclude_callchain_kernel, use_clockid;
 	const char *name;		/* "cpu-clock", "sched:sched_switch";
-					   from EVENT_DESC, else synthesized
-					   from type/config ("raw 0x..") */
+					   from EVENT_DESC without perf's
+					   modifier suffix (":ppp", ":u"),
+					   else synthesized from type/config */
+	const char *full_name;		/* as perf wrote it ("cpu-clock:ppp") */
 	const uint64_t *ids;		/* sample ids of this event */
 	size_t nr_ids;
 };

@@ -204,7 +204,7 @@ static bool feat_event_desc(struct perfdata *pd, struct cur *c)
 		}
 		c->pos += (size_t)nr_ids * 8;
 		if (a && name[0])
-			a->name = name;
+			pd_attr_set_name(pd, a, name);
 	}
 	return true;
 }
@@ -324,7 +324,7 @@ static void event_update(struct perfdata *pd, const struct pd_raw *r)
 	name = arena_strndup(pd->arena, (const char *)r->p + 24,
 			     r->size - 24u);
 	if (a && name && name[0])
-		a->name = name;
+		pd_attr_set_name(pd, a, name);
 }
 
 /* ID_INDEX: u64 nr; nr x {u64 id, idx, cpu, tid} (+ newer tails). */

@@ -134,6 +134,8 @@ struct perfdata {
 };
 
 /* perfdata.c */
+/* Name an attr from EVENT_DESC / EVENT_UPDATE (name is arena-owned). */
+void pd_attr_set_name(struct perfdata *pd, struct pd_attr *a, const char *name);
 int pd_add_attr(struct perfdata *pd, const uint8_t *p, size_t n,
 		const uint8_t *ids, size_t nr_ids, uint64_t off,
 		struct pm_error *err);

@@ -30,7 +30,7 @@
 /* Per-pid perf map cache entry (open addressing on pid). */
 struct pymap_slot {
 	uint32_t pid;
-	bool used, tried;
+	bool used, tried, warned;
 	struct pymap *map;
 };
 
@@ -252,6 +252,31 @@ static const struct pymap_entry *pymap_find(struct stacker *st,
 	return NULL;
 }
 
+/* Code in anonymous memory that no perf map names: JIT code, or a Python
+ * process whose perf map is gone. Say so once per process. */
+static void warn_no_map(struct stacker *st, struct proc *p)
+{
+	struct pymap_slot *slot = pymap_slot_get(st, p->pid);
+	char dirs[512] = "";
+	size_t i, len = 0;
+
+	if (!slot || slot->warned)
+		return;
+	slot->warned = true;
+	for (i = 0; st->opts.maps_dirs[i] && len < sizeof(dirs); i++)
+		len += (size_t)snprintf(dirs + len, sizeof(dirs) - len, "%s%s",
+					i ? ", " : "", st->opts.maps_dirs[i]);
+	if (slot->map)
+		warn(st, "pid %u (%s): addresses in anonymous executable memory "
+		     "that perf-%u.map does not name: shown as [unknown]",
+		     p->pid, p->comm ? p->comm : "?", p->pid);
+	else
+		warn(st, "pid %u (%s): no perf-%u.map in %s: Python frames of "
+		     "this process show as [unknown] (run Python with -X perf, "
+		     "and keep the maps: pyperf-record collects them)",
+		     p->pid, p->comm ? p->comm : "?", p->pid, dirs);
+}
+
 /* ---- dso classification ---- */
 
 static bool dso_is_interp(struct stacker *st, struct dso *d)
@@ -372,6 +397,8 @@ static int push_user(struct stacker *st, struct stack_result *res,
 			return push(res, e->label, "", FRAME_PYTHON);
 		return push(res, e->label, "perf-map", FRAME_NATIVE);
 	}
+	if (m && m->exec)
+		warn_no_map(st, p);
 	res->unknown_frames++;
 	return push(res, FRAME_UNKNOWN, m ? m->path : "", FRAME_NATIVE);
 }

@@ -80,7 +80,8 @@ static void check_minimal(struct perfdata *pd)
 	CHECK(in->feature_mask[0] >> 21 & 1);
 	CHECK(perfdata_nr_attrs(pd) == 1);
 	a = perfdata_attr(pd, 0);
-	CHECK_STR(a->name, "page-faults:u");
+	CHECK_STR(a->name, "page-faults");	/* modifiers dropped */
+	CHECK_STR(a->full_name, "page-faults:u");
 	CHECK(a->sample_id_all && a->nr_ids == 1 && a->ids[0] == 5);
 	CHECK(a->sample_type == ST_PF && a->type == 1 && a->config == 2);
 	CHECK(perfdata_attr(pd, 1) == NULL);
