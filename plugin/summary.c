@@ -108,6 +108,11 @@ static void write_event(FILE *f, const struct summary_input *in,
 		fprintf(f, ", %llu unwound from DWARF stack copies",
 			(unsigned long long)e->unwound);
 	fputc('\n', f);
+	if (e->stitched)
+		fprintf(f, "  %llu samples (%.1f%%) completed by stitching to "
+			"earlier samples of the same thread\n",
+			(unsigned long long)e->stitched,
+			pct(e->stitched, user ? user : 1));
 	if (e->interp_break && pct(e->interp_break, user) >= 5.0) {
 		fprintf(f,
 			"  NOTE: %.1f%% of stacks stop inside %s: this interpreter "
@@ -134,6 +139,11 @@ static void write_event(FILE *f, const struct summary_input *in,
 		    "Top native functions (self):", top);
 }
 
+uint64_t summary_lost_samples(const struct pd_stats *ps)
+{
+	return ps->lost_samples ? ps->lost_samples : ps->lost_events;
+}
+
 int summary_write(FILE *f, const struct summary_input *in)
 {
 	const struct pd_info *info = in->info;
@@ -150,15 +160,14 @@ int summary_write(FILE *f, const struct summary_input *in)
 			info->osrelease ? info->osrelease : "?",
 			info->perf_version ? info->perf_version : "?",
 			info->pipe ? " (pipe mode)" : "");
-	if (ps->lost_events || ps->lost_samples) {
+	if (summary_lost_samples(ps)) {
 		fprintf(f,
 			"\n  WARNING: %llu samples were LOST during recording "
-			"(%llu LOST records, %llu LOST_SAMPLES).\n"
+			"(the ring buffer overflowed %llu times).\n"
 			"  Record with a larger buffer (perf record -m 1024 or "
 			"more) or a lower rate (-F 999).\n",
-			(unsigned long long)(ps->lost_events + ps->lost_samples),
-			(unsigned long long)ps->lost_records,
-			(unsigned long long)ps->lost_samples);
+			(unsigned long long)summary_lost_samples(ps),
+			(unsigned long long)ps->lost_records);
 	}
 	if (ps->bad_records || ps->unknown_id_samples)
 		fprintf(f, "  %llu malformed records skipped, %llu samples of "

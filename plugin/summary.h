@@ -25,6 +25,8 @@ struct event_stats {
 	uint64_t truncated;		/* user stack cut short */
 	uint64_t no_user;		/* kernel-only samples */
 	uint64_t unwound;		/* user part from DWARF unwinding */
+	uint64_t stitched;		/* ... completed from an earlier sample
+					   of the thread (unwind.h) */
 	uint64_t interp_break;		/* chain ended inside the interpreter */
 	const char *break_dso;		/* first interpreter DSO seen there */
 	struct profile *profile;	/* owned by the caller */
@@ -39,6 +41,14 @@ struct summary_input {
 	unsigned top;			/* rows per table, 0 = 15 */
 	const char *const *warnings;	/* NULL-terminated, may be NULL */
 };
+
+/*
+ * Samples lost while recording. perf 6.x reports the same loss twice: the
+ * kernel's LOST records (ring buffer full; they count every record type) and,
+ * at the end, LOST_SAMPLES records from each event's read_format LOST
+ * counter (samples only). Prefer the latter; older perf has only LOST.
+ */
+uint64_t summary_lost_samples(const struct pd_stats *ps);
 
 /* Write the summary. Returns 0 or -PM_EIO. */
 int summary_write(FILE *f, const struct summary_input *in);

@@ -89,12 +89,14 @@ static void write_event(FILE *f, const struct event_stats *e, unsigned top)
 	fprintf(f, ", \"samples\": %llu, \"filtered\": %llu, "
 		"\"with_python\": %llu, \"python_complete\": %llu, "
 		"\"truncated\": %llu, \"kernel_only\": %llu, "
-		"\"unwound\": %llu, \"interp_break\": %llu, ",
+		"\"unwound\": %llu, \"stitched\": %llu, "
+		"\"interp_break\": %llu, ",
 		(unsigned long long)e->samples, (unsigned long long)e->filtered,
 		(unsigned long long)e->with_python,
 		(unsigned long long)e->python_complete,
 		(unsigned long long)e->truncated, (unsigned long long)e->no_user,
 		(unsigned long long)e->unwound,
+		(unsigned long long)e->stitched,
 		(unsigned long long)e->interp_break);
 	json_key(f, "break_dso");
 	json_str(f, e->break_dso);
@@ -142,7 +144,7 @@ int summary_write_json(FILE *f, const struct summary_input *in,
 		info->compressed ? "true" : "false");
 	fprintf(f, " \"lost\": {\"samples\": %llu, \"lost_events\": %llu, "
 		"\"lost_records\": %llu, \"lost_samples_records\": %llu},\n",
-		(unsigned long long)(ps->lost_events + ps->lost_samples),
+		(unsigned long long)summary_lost_samples(ps),
 		(unsigned long long)ps->lost_events,
 		(unsigned long long)ps->lost_records,
 		(unsigned long long)ps->lost_samples);
