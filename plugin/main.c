@@ -569,6 +569,19 @@ static int write_outputs(struct run *r)
 			 r->o->format, r->o->output ? r->o->output : "-");
 }
 
+/* "pyperf-merge: FILE: offset N: what" -- the reader's messages name the
+ * offset; add the file unless the message starts with it already. */
+static void input_error(const char *input, const struct pm_error *err)
+{
+	const char *name = strcmp(input, "-") ? input : "<stdin>";
+	size_t len = strlen(name);
+
+	if (!strncmp(err->msg, name, len) && err->msg[len] == ':')
+		fprintf(stderr, "pyperf-merge: %s\n", err->msg);
+	else
+		fprintf(stderr, "pyperf-merge: %s: %s\n", name, err->msg);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {0};
@@ -588,7 +601,7 @@ int main(int argc, char **argv)
 	r.o = &o;
 	r.pd = perfdata_open(o.input, o.force, &err);
 	if (!r.pd) {
-		fprintf(stderr, "pyperf-merge: %s\n", err.msg);
+		input_error(o.input, &err);
 		return 1;
 	}
 	if (o.archive) {
@@ -647,7 +660,7 @@ int main(int argc, char **argv)
 	load_kernel_symbols(&r);
 	rc = process_all(&r, &err);
 	if (rc < 0) {
-		fprintf(stderr, "pyperf-merge: %s\n", err.msg);
+		input_error(o.input, &err);
 		fprintf(stderr, "pyperf-merge: %s: writing partial results "
 			"from the records before the damage\n", o.input);
 		status = 3;
