@@ -324,6 +324,8 @@ static int handle_sample(struct run *r, const struct pd_event *ev)
 		es->no_user++;
 	if (r->res.unwound)
 		es->unwound++;
+	if (r->res.stitched)
+		es->stitched++;
 	if (r->res.interp_break) {
 		es->interp_break++;
 		if (!es->break_dso)
@@ -344,6 +346,8 @@ static int process_all(struct run *r, struct pm_error *err)
 			rc = handle_sample(r, &ev);
 		else if ((rc = session_process(r->sess, &ev)) >= 0)
 			rc = eventsum_record(r->evsum, &ev);
+		if (ev.type == PD_EXIT)
+			stacker_thread_exit(r->st, ev.u.fork.pid, ev.u.fork.tid);
 		if (rc < 0)
 			return pm_error_set(err, PM_ENOMEM,
 					    "out of memory at offset %llu",

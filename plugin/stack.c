@@ -148,6 +148,12 @@ void stack_result_release(struct stack_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
+void stacker_thread_exit(struct stacker *st, uint32_t pid, uint32_t tid)
+{
+	if (st->unwinder)
+		unwinder_thread_exit(st->unwinder, pid, tid);
+}
+
 const char *const *stacker_warnings(struct stacker *st)
 {
 	const char *const *uw;
@@ -447,7 +453,7 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 	res->nr = 0;
 	res->end = STACK_END_UNKNOWN;
 	res->truncated = res->has_python = res->interp_break = false;
-	res->unwound = false;
+	res->unwound = res->stitched = false;
 	res->break_dso = NULL;
 	res->unknown_frames = 0;
 
@@ -525,7 +531,8 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 			a = session_proc(st->sess, a->ppid);
 		}
 		pms[npm] = NULL;
-		err = unwinder_unwind(st->unwinder, p, attr, s, pms, &st->ur);
+		err = unwinder_unwind_thread(st->unwinder, p, ev->sid.tid, attr,
+					     s, pms, &st->ur);
 		if (err)
 			return err;
 		user_from = res->nr;
@@ -534,6 +541,7 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 		if (err)
 			return err;
 		res->unwound = true;
+		res->stitched = st->ur.stitched;
 		if (st->ur.nr) {
 			finish_user(st, res, user_from, st->ur.truncated);
 			/* The unwinder ending without truncation means the

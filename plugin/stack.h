@@ -50,6 +50,8 @@ struct stack_result {
 					   a build without frame pointers */
 	const char *break_dso;		/* that interpreter's DSO name */
 	bool unwound;			/* user part came from DWARF unwinding */
+	bool stitched;			/* ... completed from an earlier sample
+					   of the thread (unwind.h) */
 	unsigned unknown_frames;	/* "[unknown]" frames produced */
 };
 
@@ -64,6 +66,9 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 		   struct stack_result *res);
 
 void stack_result_release(struct stack_result *res);
+
+/* A thread exited (PD_EXIT): drop what the unwinder keeps for stitching. */
+void stacker_thread_exit(struct stacker *st, uint32_t pid, uint32_t tid);
 
 /* Warnings collected while resolving (maps not found / not trusted, ...),
  * one line each, in order; NULL-terminated array valid until the next

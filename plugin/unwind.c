@@ -32,6 +32,7 @@
 
 #include "arena.h"
 #include "cfi.h"
+#include "stitch.h"
 #include "tramp.h"
 
 #define UNWIND_MAX_DEPTH 1024
@@ -56,6 +57,10 @@ struct unwinder {
 	char **warnings;		/* NULL-terminated */
 	size_t nr_warnings, warnings_alloc;
 	bool warned_no_tramp;
+	/* stitching (stitch.h): each frame's sp, parallel to res->ips */
+	uint64_t *sps;
+	size_t nr_sps, sps_alloc;
+	struct stitcher *stitch;	/* created on first use */
 };
 
 /* Per-map resolution, indexed like proc->maps. */
@@ -74,6 +79,9 @@ struct uproc {
 	size_t mslots_alloc;
 	bool tramp_searched;
 	const struct tramp_rule *tramp;
+	uint64_t code_fp;		/* code_fingerprint() at code_since */
+	unsigned code_since;		/* maps_gen when the executable maps
+					   last changed (stitching key) */
 };
 
 struct uregs {
@@ -183,18 +191,55 @@ void unwinder_proc_free(void *priv)
 	free(up);
 }
 
+/*
+ * The executable maps, hashed. Stitching (stitch.h) must not reach across
+ * a change of the code mapped (exec, dlopen/dlclose, a new trampoline
+ * arena), but data maps ([heap] growth, anonymous memory: perf records
+ * them with --call-graph dwarf) change maps_gen all the time.
+ */
+static uint64_t code_fingerprint(const struct proc *p)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325), v[5];
+	size_t i, j;
+
+	for (i = 0; i < p->nr_maps; i++) {
+		const struct map *m = &p->maps[i];
+
+		if (!m->exec)
+			continue;
+		v[0] = m->start;
+		v[1] = m->end;
+		v[2] = m->pgoff;
+		v[3] = m->ino;
+		v[4] = (uint64_t)m->maj << 32 | m->min;
+		for (j = 0; j < 5; j++)
+			h = (h ^ v[j]) * UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
 static struct uproc *uproc_get(struct proc *p)
 {
 	struct uproc *up = p->priv;
 
 	if (!up) {
+		/* new, or the maps were cleared by an exec (which bumps
+		 * maps_gen): code_since is newer than any earlier sample's */
 		up = calloc(1, sizeof(*up));
 		if (!up)
 			return NULL;
 		up->maps_gen = p->maps_gen;
+		up->code_fp = code_fingerprint(p);
+		up->code_since = p->maps_gen;
 		p->priv = up;
 	}
 	if (up->maps_gen != p->maps_gen) {
+		uint64_t fp = code_fingerprint(p);
+
+		if (fp != up->code_fp) {
+			up->code_fp = fp;
+			up->code_since = p->maps_gen;
+		}
 		if (up->mslots)
 			memset(up->mslots, 0,
 			       up->mslots_alloc * sizeof(*up->mslots));
@@ -527,7 +572,9 @@ static int step_tramp(struct uctx *x, const struct pymap_entry *e,
 		      bool frame0, const struct uregs *st, struct uregs *nw,
 		      const char **why)
 {
-	const struct tramp_rule *t = proc_tramp(x);
+	/* a jitdump gives each copy its own rule (jitdump.h) */
+	const struct tramp_rule *t = e->rule && e->rule->machine == x->machine
+				     ? e->rule : proc_tramp(x);
 	const struct tramp_row *row;
 	uint64_t off = st->pc - e->start, cfa, ra, fp;
 	unsigned fpreg = x->machine == EM_X86_64 ? X86_RBP : A64_FP;
@@ -537,7 +584,7 @@ static int step_tramp(struct uctx *x, const struct pymap_entry *e,
 		*why = "unknown trampoline template";
 		return STEP_FAIL;
 	}
-	if (!frame0 && off != t->ret_off) {
+	if (!frame0 && t->ret_off != TRAMP_RET_ANY && off != t->ret_off) {
 		*why = "return address inside a trampoline at an unexpected offset";
 		return STEP_FAIL;
 	}
@@ -645,7 +692,7 @@ static int step(struct uctx *x, bool frame0, bool after_signal,
 		return step_fp(x, frame0, st, nw, why);
 	}
 	e = pms_lookup(x, look);
-	if (e && e->qualname)
+	if (e && (e->qualname || e->rule))
 		return step_tramp(x, e, frame0, st, nw, why);
 	if (!m && !e) {
 		*why = "pc outside every known mapping";
@@ -720,6 +767,19 @@ static uint16_t proc_machine(struct uctx *x, uint64_t mask)
 	return x->up->machine;
 }
 
+/* The sp of frame nr - 1 (stitching compares frames by (sp, pc)). */
+static int push_sp(struct unwinder *u, size_t nr, uint64_t sp)
+{
+	int err = grow_array((void **)&u->sps, &u->sps_alloc, nr,
+			     sizeof(*u->sps), UNWIND_MAX_DEPTH + 1);
+
+	if (err)
+		return err;
+	u->sps[nr - 1] = sp;
+	u->nr_sps = nr;
+	return 0;
+}
+
 static int push_ip(struct unwind_result *res, uint64_t ip)
 {
 	int err = grow_array((void **)&res->ips, &res->alloc, res->nr + 1,
@@ -745,6 +805,10 @@ int unwinder_unwind(struct unwinder *u, struct proc *p,
 	res->nr = 0;
 	res->truncated = false;
 	res->why = NULL;
+	res->stitched = false;
+	res->nr_stitched = 0;
+	if (u)
+		u->nr_sps = 0;
 	if (!u || !p || !attr || !s->user_abi || !s->nr_user_regs ||
 	    !s->user_regs)
 		return 0;
@@ -773,6 +837,8 @@ int unwinder_unwind(struct unwinder *u, struct proc *p,
 		if (depth && st.pc == 0)
 			break;
 		err = push_ip(res, st.pc);
+		if (!err)
+			err = push_sp(u, res->nr, st.v[x.sp_reg]);
 		if (err == -PM_ELIMIT || depth >= UNWIND_MAX_DEPTH) {
 			why = "depth limit";
 			err = 0;
@@ -840,5 +906,70 @@ void unwinder_free(struct unwinder *u)
 	for (i = 0; i < u->nr_warnings; i++)
 		free(u->warnings[i]);
 	free(u->warnings);
+	free(u->sps);
+	stitcher_free(u->stitch);
 	free(u);
+}
+
+/* ---- stitching (stitch.h) ---- */
+
+_Static_assert(STITCH_MAX_FRAMES <= UNWIND_MAX_DEPTH + 1,
+	       "a stitched stack must fit in unwind_result");
+
+int unwinder_unwind_thread(struct unwinder *u, struct proc *p, uint32_t tid,
+			   const struct pd_attr *attr,
+			   const struct pd_sample *s,
+			   const struct pymap *const *pms,
+			   struct unwind_result *res)
+{
+	struct stitch_key key;
+	struct stitch_sample smp;
+	struct stitch_tail tail;
+	size_t i;
+	int err = unwinder_unwind(u, p, attr, s, pms, res);
+
+	/* nr_sps differs from nr for a 32-bit sample (ip only) */
+	if (err || !u || !p || !p->priv || !res->nr || u->nr_sps != res->nr)
+		return err;
+	if (!u->stitch && !(u->stitch = stitcher_new()))
+		return -PM_ENOMEM;
+	key.pid = p->pid;
+	key.tid = tid;
+	key.generation = p->generation;
+	/* unwinder_unwind made p->priv when it gave frames */
+	key.code_gen = ((const struct uproc *)p->priv)->code_since;
+	smp.ips = res->ips;
+	smp.sps = u->sps;
+	smp.nr = res->nr;
+	smp.stack = s->user_stack;
+	smp.stack_addr = u->sps[0];	/* the copy starts at the sampled sp */
+	smp.stack_len = s->user_stack ? s->user_stack_dyn_size : 0;
+	if (smp.stack_len > s->user_stack_size)
+		smp.stack_len = s->user_stack_size;
+	/* past the depth limit a stitched stack would only be longer */
+	if (res->truncated &&
+	    (!res->why || strcmp(res->why, "depth limit") != 0) &&
+	    stitcher_find(u->stitch, &key, &smp, &tail)) {
+		for (i = 0; i < tail.nr; i++) {
+			err = push_ip(res, tail.ips[i]);
+			if (!err)
+				err = push_sp(u, res->nr, tail.sps[i]);
+			if (err)
+				return err;	/* ENOMEM: find bounds the depth */
+		}
+		res->truncated = false;
+		res->why = NULL;
+		res->stitched = true;
+		res->nr_stitched = tail.nr;
+		smp.ips = res->ips;
+		smp.sps = u->sps;
+		smp.nr = res->nr;
+	}
+	return stitcher_record(u->stitch, &key, &smp, !res->truncated);
+}
+
+void unwinder_thread_exit(struct unwinder *u, uint32_t pid, uint32_t tid)
+{
+	if (u)
+		stitcher_forget(u->stitch, pid, tid);
 }

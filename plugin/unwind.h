@@ -41,6 +41,10 @@ struct unwind_result {
 				   and thread starts, or a binary's entry
 				   code without CFI) */
 	const char *why;	/* static string explaining truncation */
+	bool stitched;		/* completed from an earlier sample of the
+				   thread (unwinder_unwind_thread); then
+				   truncated is false */
+	size_t nr_stitched;	/* ips taken from that sample (at the end) */
 };
 
 struct unwinder;
@@ -59,6 +63,25 @@ void unwinder_proc_free(void *priv);		/* for session_set_priv_free */
 int unwinder_unwind(struct unwinder *u, struct proc *p,
 		    const struct pd_attr *attr, const struct pd_sample *s,
 		    const struct pymap *const *pms, struct unwind_result *res);
+
+/*
+ * As unwinder_unwind, for a sample of thread tid, with stitching (stitch.h):
+ * a stack cut where the copy ends is completed from an earlier sample of
+ * the same thread that shows the same outermost frame with the same stack
+ * bytes, and then has stitched set. Samples must come in time order per
+ * thread; every sample of the thread should go through here (its stack
+ * pointer tells which frames have returned). History memory is bounded
+ * (stitch.h) and freed by unwinder_free.
+ */
+int unwinder_unwind_thread(struct unwinder *u, struct proc *p, uint32_t tid,
+			   const struct pd_attr *attr,
+			   const struct pd_sample *s,
+			   const struct pymap *const *pms,
+			   struct unwind_result *res);
+
+/* Forget the stitching history of a thread that exited (PERF_RECORD_EXIT);
+ * optional, the history is bounded anyway. */
+void unwinder_thread_exit(struct unwinder *u, uint32_t pid, uint32_t tid);
 
 void unwind_result_release(struct unwind_result *res);
 
