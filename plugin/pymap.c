@@ -18,15 +18,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena.h"
+#include "tramp.h"
 
 #define PYMAP_MAX_FILE (512u << 20)		/* bytes read from one map */
 #define PYMAP_MAX_ENTRIES (64u << 20)
+#define PYMAP_RECENT_RULES 8
+#define PYMAP_COPY_WINDOW 4096
 
 /* A parsed line before overlap resolution. */
 struct raw {
@@ -86,27 +90,35 @@ static const char *skip_blanks(const char *s, const char *end)
  * The frame text of a Python entry: "QUALNAME (BASENAME)", where a
  * package's __init__.py / __main__.py keeps its directory so packages
  * stay apart ("pkg/__init__.py"), and pseudo files ("<string>",
- * "<frozen importlib._bootstrap>") are kept whole.
+ * "<frozen importlib._bootstrap>") are kept whole. This is the BASENAME
+ * part of a non-empty file.
  */
+static const char *label_base(const char *file)
+{
+	const char *last = file[0] == '<' ? NULL : strrchr(file, '/');
+	const char *base;
+
+	if (!last)
+		return file;
+	base = last + 1;
+	if (!strcmp(base, "__init__.py") || !strcmp(base, "__main__.py")) {
+		while (last > file && last[-1] != '/')
+			last--;
+		base = last;
+	}
+	return base;
+}
+
 static const char *make_label(struct arena *a, const char *qual,
 			      const char *file)
 {
-	const char *base = file, *last;
+	const char *base;
 	size_t ql = strlen(qual), bl;
 	char *out;
 
 	if (!*file)
 		return qual;
-	last = file[0] == '<' ? NULL : strrchr(file, '/');
-	if (last) {
-		base = last + 1;
-		if (!strcmp(base, "__init__.py") ||
-		    !strcmp(base, "__main__.py")) {
-			while (last > file && last[-1] != '/')
-				last--;
-			base = last;
-		}
-	}
+	base = label_base(file);
 	bl = strlen(base);
 	out = arena_alloc(a, ql + bl + 4);
 	if (!out)
@@ -116,6 +128,27 @@ static const char *make_label(struct arena *a, const char *qual,
 	memcpy(out + ql + 2, base, bl);
 	memcpy(out + ql + 2 + bl, ")", 2);
 	return out;
+}
+
+bool pymap_label_for_name(const char *name, char *buf, size_t size)
+{
+	const char *colon;
+	size_t ql;
+
+	if (!name || strncmp(name, "py::", 4) != 0 ||
+	    !(colon = strchr(name + 4, ':')))
+		return false;
+	if (!size)
+		return true;
+	ql = (size_t)(colon - name - 4);
+	if (ql > size)
+		ql = size;	/* cut anyway; keeps the int below in range */
+	if (!colon[1])
+		snprintf(buf, size, "%.*s", (int)ql, name + 4);
+	else
+		snprintf(buf, size, "%.*s (%s)", (int)ql, name + 4,
+			 label_base(colon + 1));
+	return true;
 }
 
 /* Fill e's strings from the name bytes [s, s + n). */
@@ -144,39 +177,26 @@ static int entry_names(struct arena *a, struct pymap_entry *e, const char *s,
 	return e->label ? 0 : -PM_ENOMEM;
 }
 
-/* Parse one line (without its '\n'); 1 if it gave an entry, 0 if
- * malformed, <0 on OOM. */
-static int parse_line(struct pymap *m, const char *s, const char *end,
-		      struct raw *r)
+/* Parse one line (without its '\n') into start, size and name; false if
+ * malformed. */
+static bool parse_line(const char *s, const char *end, uint64_t *start,
+		       uint64_t *size, const char **name, size_t *name_len)
 {
-	struct pymap_entry *e;
-	uint64_t start, size;
-	const char *name;
-
 	if (end > s && end[-1] == '\r')
 		end--;
 	if (memchr(s, '\0', (size_t)(end - s)))
-		return 0;
+		return false;
 	s = skip_blanks(s, end);
-	if (!parse_hex(&s, end, &start) || s == end ||
+	if (!parse_hex(&s, end, start) || s == end ||
 	    (*s != ' ' && *s != '\t'))
-		return 0;
+		return false;
 	s = skip_blanks(s, end);
-	if (!parse_hex(&s, end, &size) || s == end ||
+	if (!parse_hex(&s, end, size) || s == end ||
 	    (*s != ' ' && *s != '\t'))
-		return 0;
-	name = skip_blanks(s, end);
-	if (name == end || size == 0 || start > UINT64_MAX - size)
-		return 0;
-	e = arena_zalloc(m->arena, sizeof(*e));
-	if (!e || entry_names(m->arena, e, name, (size_t)(end - name)))
-		return -PM_ENOMEM;
-	e->start = start;
-	e->size = size;
-	r->start = start;
-	r->end = start + size;
-	r->e = e;
-	return 1;
+		return false;
+	*name = skip_blanks(s, end);
+	*name_len = (size_t)(end - *name);
+	return true;
 }
 
 static int raw_cmp(const void *a, const void *b)
@@ -274,16 +294,171 @@ static int resolve(struct pymap *m, struct raw *r, size_t n)
 	return err;
 }
 
+/* ---- building ---- */
+
+struct pymap_builder {
+	struct pymap *m;		/* arena; v filled by finish */
+	struct raw *raw;
+	size_t n, alloc;
+	/* distinct rules copied lately: jitdumps repeat one rule per copy */
+	const struct tramp_rule *recent[PYMAP_RECENT_RULES];
+	size_t nrecent, next_recent;
+};
+
+struct pymap_builder *pymap_builder_new(void)
+{
+	struct pymap_builder *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->m = calloc(1, sizeof(*b->m));
+	if (!b->m || !(b->m->arena = arena_new())) {
+		pymap_builder_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void pymap_builder_free(struct pymap_builder *b)
+{
+	if (!b)
+		return;
+	pymap_free(b->m);
+	free(b->raw);
+	free(b);
+}
+
+/* The pymap's copy of rule r, shared with an equal recent one. */
+static const struct tramp_rule *rule_copy(struct pymap_builder *b,
+					  const struct tramp_rule *r)
+{
+	struct tramp_rule *c;
+	size_t i;
+
+	for (i = 0; i < b->nrecent; i++)
+		if (b->recent[i] == r ||
+		    memcmp(b->recent[i], r, sizeof(*r)) == 0)
+			return b->recent[i];
+	c = arena_alloc(b->m->arena, sizeof(*c));
+	if (!c)
+		return NULL;
+	memcpy(c, r, sizeof(*c));
+	b->recent[b->next_recent] = c;
+	b->next_recent = (b->next_recent + 1) % PYMAP_RECENT_RULES;
+	if (b->nrecent < PYMAP_RECENT_RULES)
+		b->nrecent++;
+	return c;
+}
+
+/* Append a raw entry for e at [start, start + size). */
+static int add_raw(struct pymap_builder *b, struct pymap_entry *e,
+		   uint64_t start, uint64_t size)
+{
+	int err = grow_array((void **)&b->raw, &b->alloc, b->n + 1,
+			     sizeof(*b->raw), PYMAP_MAX_ENTRIES);
+
+	if (err)
+		return err;
+	e->start = start;
+	e->size = size;
+	b->raw[b->n].start = start;
+	b->raw[b->n].end = start + size;
+	b->raw[b->n].seq = b->n;
+	b->raw[b->n].e = e;
+	b->n++;
+	return 0;
+}
+
+int pymap_builder_add(struct pymap_builder *b, uint64_t start, uint64_t size,
+		      const char *name, size_t name_len,
+		      const struct tramp_rule *rule)
+{
+	struct pymap_entry *e;
+	int err;
+
+	name_len = strnlen(name, name_len);
+	if (!name_len || size == 0 || start > UINT64_MAX - size)
+		return -PM_ECORRUPT;
+	e = arena_zalloc(b->m->arena, sizeof(*e));
+	if (!e)
+		return -PM_ENOMEM;
+	err = entry_names(b->m->arena, e, name, name_len);
+	if (err)
+		return err;
+	if (rule && !(e->rule = rule_copy(b, rule)))
+		return -PM_ENOMEM;
+	return add_raw(b, e, start, size);
+}
+
+int pymap_builder_copy(struct pymap_builder *b, uint64_t old_start,
+		       uint64_t new_start, uint64_t size)
+{
+	size_t i, stop = b->n > PYMAP_COPY_WINDOW ? b->n - PYMAP_COPY_WINDOW : 0;
+	struct pymap_entry *e;
+
+	if (size == 0 || new_start > UINT64_MAX - size)
+		return -PM_ECORRUPT;
+	for (i = b->n; i-- > stop;) {
+		if (b->raw[i].start != old_start)
+			continue;
+		e = arena_alloc(b->m->arena, sizeof(*e));
+		if (!e)
+			return -PM_ENOMEM;
+		*e = *b->raw[i].e;
+		return add_raw(b, e, new_start, size);
+	}
+	return -PM_ENOTFOUND;
+}
+
+struct pymap *pymap_builder_finish(struct pymap_builder *b)
+{
+	struct pymap *m;
+
+	if (!b)
+		return NULL;
+	m = b->m;
+	if (resolve(m, b->raw, b->n)) {
+		pymap_builder_free(b);
+		return NULL;
+	}
+	b->m = NULL;
+	pymap_builder_free(b);
+	return m;
+}
+
+struct pymap *pymap_merge(const struct pymap *a, const struct pymap *b)
+{
+	struct pymap_builder *bd = pymap_builder_new();
+	const struct pymap *src[2] = { a, b };
+	size_t i, k;
+
+	if (!bd)
+		return NULL;
+	for (k = 0; k < 2; k++) {
+		for (i = 0; src[k] && i < src[k]->n; i++) {
+			const struct pymap_entry *e = &src[k]->v[i];
+
+			if (pymap_builder_add(bd, e->start, e->size, e->name,
+					      strlen(e->name), e->rule) < 0) {
+				pymap_builder_free(bd);
+				return NULL;
+			}
+		}
+	}
+	return pymap_builder_finish(bd);
+}
+
 struct pymap *pymap_parse(const char *text, size_t len)
 {
-	struct pymap *m = calloc(1, sizeof(*m));
-	const char *p = text, *end = text + len, *nl;
-	struct raw *raw = NULL;
-	size_t nraw = 0, araw = 0;
+	struct pymap_builder *b = pymap_builder_new();
+	const char *p = text, *end = text + len, *nl, *name;
+	uint64_t start, size;
+	size_t name_len, bad = 0;
+	struct pymap *m;
 	int rc;
 
-	if (!m || !(m->arena = arena_new()))
-		goto fail;
+	if (!b)
+		return NULL;
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
@@ -293,28 +468,22 @@ struct pymap *pymap_parse(const char *text, size_t len)
 			p = nl + 1;
 			continue;
 		}
-		if (grow_array((void **)&raw, &araw, nraw + 1, sizeof(*raw),
-			       PYMAP_MAX_ENTRIES))
-			goto fail;
-		rc = parse_line(m, p, nl, &raw[nraw]);
-		if (rc < 0)
-			goto fail;
-		if (rc) {
-			raw[nraw].seq = nraw;
-			nraw++;
-		} else {
-			m->bad++;
+		rc = -PM_ECORRUPT;
+		if (parse_line(p, nl, &start, &size, &name, &name_len))
+			rc = pymap_builder_add(b, start, size, name, name_len,
+					       NULL);
+		if (rc == -PM_ECORRUPT) {
+			bad++;
+		} else if (rc < 0) {
+			pymap_builder_free(b);
+			return NULL;
 		}
 		p = nl + 1;
 	}
-	if (resolve(m, raw, nraw))
-		goto fail;
-	free(raw);
+	m = pymap_builder_finish(b);
+	if (m)
+		m->bad = bad;
 	return m;
-fail:
-	free(raw);
-	pymap_free(m);
-	return NULL;
 }
 
 struct pymap *pymap_load(const char *path, bool force, struct pm_error *err)

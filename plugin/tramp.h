@@ -25,6 +25,7 @@
 
 #define TRAMP_MAX_SIZE 64	/* bytes: real templates are 8..32 */
 #define TRAMP_MAX_ROWS 16
+#define TRAMP_RET_ANY UINT32_MAX	/* ret_off: any offset */
 
 /* Where a caller's register value is found. */
 enum tramp_where {
@@ -52,7 +53,9 @@ struct tramp_rule {
 	uint16_t machine;	/* EM_X86_64 or EM_AARCH64 */
 	uint32_t size;		/* template bytes */
 	uint32_t ret_off;	/* offset of the call's return address: the
-				   only offset a caller frame can show */
+				   only offset a caller frame can show;
+				   TRAMP_RET_ANY if not known (a rule from
+				   a jitdump's CFI, not decoded) */
 	bool ra_signed;		/* aarch64 PAC: saved LR carries a signature
 				   in its top bits; strip before use */
 	size_t nr_rows;		/* rows cover [0, size), in order */
