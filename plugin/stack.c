@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "jitdump.h"
 #include "pymap.h"
 #include "strtab.h"
 #include "unwind.h"
@@ -234,6 +235,35 @@ static const struct pymap *pymap_for(struct stacker *st, uint32_t pid)
 			break;
 		}
 	}
+	/* -X perf_jit (CPython 3.13+) writes jit-PID.dump instead; a process
+	 * can have both (perf_jit switched on at run time): merge them */
+	for (i = 0; st->opts.maps_dirs[i]; i++) {
+		struct jitdump_stats js;
+		struct pymap *jm, *both;
+
+		snprintf(path, sizeof(path), "%s/jit-%u.dump",
+			 st->opts.maps_dirs[i], pid);
+		jm = jitdump_load(path, st->opts.force, &js, &err);
+		if (!jm) {
+			if (err.code == -PM_ENOTFOUND)
+				continue;
+			warn(st, "%s", err.msg);
+			break;
+		}
+		if (js.note[0])
+			warn(st, "%s", js.note);
+		if (!slot->map) {
+			slot->map = jm;
+			break;
+		}
+		both = pymap_merge(slot->map, jm);
+		pymap_free(jm);
+		if (both) {
+			pymap_free(slot->map);
+			slot->map = both;
+		}
+		break;
+	}
 	return slot->map;
 }
 
@@ -277,10 +307,11 @@ static void warn_no_map(struct stacker *st, struct proc *p)
 		     "that perf-%u.map does not name: shown as [unknown]",
 		     p->pid, p->comm ? p->comm : "?", p->pid);
 	else
-		warn(st, "pid %u (%s): no perf-%u.map in %s: Python frames of "
-		     "this process show as [unknown] (run Python with -X perf, "
-		     "and keep the maps: pyperf-record collects them)",
-		     p->pid, p->comm ? p->comm : "?", p->pid, dirs);
+		warn(st, "pid %u (%s): no perf-%u.map or jit-%u.dump in %s: "
+		     "Python frames of this process show as [unknown] (run "
+		     "Python with -X perf, and keep the maps: pyperf-record "
+		     "collects them)", p->pid, p->comm ? p->comm : "?", p->pid,
+		     p->pid, dirs);
 }
 
 /* ---- dso classification ---- */
@@ -390,8 +421,20 @@ static int push_user(struct stacker *st, struct stack_result *res,
 			return push(res, FRAME_UNKNOWN, dname, FRAME_NATIVE);
 		}
 		for (i = 0; i < n; i++) {
-			err = push(res, st->symbuf[i].name, dname,
-				   interp ? FRAME_INTERP : FRAME_NATIVE);
+			char label[512];
+			const char *py;
+
+			/* perf inject --jit: jitted-PID-N.so, symbol "py::..." */
+			if (pymap_label_for_name(st->symbuf[i].name, label,
+						 sizeof(label))) {
+				py = strtab_intern(st->strings, label);
+				if (!py)
+					return -PM_ENOMEM;
+				err = push(res, py, "", FRAME_PYTHON);
+			} else {
+				err = push(res, st->symbuf[i].name, dname,
+					   interp ? FRAME_INTERP : FRAME_NATIVE);
+			}
 			if (err)
 				return err;
 		}
