@@ -11,23 +11,15 @@ scratch directory. Needs root or perf_event_paranoid <= 1 for perf record.
 import glob
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as it  # noqa: E402  (helpers of the main integration suite)
 
-results = {"passed": 0, "failed": 0, "skipped": 0}
-TESTS = []
+suite = it.Suite("jit")
+test = suite.test
 Skip = it.Skip
 PERF_OPTS = ["-k", "1", "--call-graph", "dwarf,65528", "-F", "999", "-m", "2048"]
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
 
 
 def record_jit(tmp, seconds="2"):
@@ -134,29 +126,7 @@ def main():
         print("jit: %s not built" % it.BIN)
         print("jit: 0 passed, 1 failed, 0 skipped")
         return 1
-    only = sys.argv[1:]
-    for fn in TESTS:
-        if only and fn.__name__ not in only:
-            continue
-        tmp = tempfile.mkdtemp(prefix="pyperf-jit-")
-        try:
-            fn(tmp)
-            results["passed"] += 1
-            print("ok   %s" % fn.__name__)
-        except Skip as e:
-            results["skipped"] += 1
-            print("skip %s: %s" % (fn.__name__, e))
-        except Exception:
-            results["failed"] += 1
-            print("FAIL %s: %s" % (fn.__name__,
-                                   (fn.__doc__ or "").strip().splitlines()[0]))
-            traceback.print_exc(file=sys.stdout)
-        finally:
-            if not os.environ.get("PYPERF_KEEP"):
-                shutil.rmtree(tmp, ignore_errors=True)
-    print("jit: %d passed, %d failed, %d skipped" % (
-        results["passed"], results["failed"], results["skipped"]))
-    return 1 if results["failed"] else 0
+    return suite.main()
 
 
 if __name__ == "__main__":
