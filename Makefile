@@ -46,7 +46,7 @@ $(B)/libpyperf.a: $(LIB_OBJS)
 $(B)/pyperf-merge: $(B)/obj/main.o $(B)/libpyperf.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/unit/check.h $(B)/libpyperf.a
+$(B)/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/selfstack.h $(B)/libpyperf.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/libpyperf.a $(LIBS)
 

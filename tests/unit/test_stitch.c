@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "perfdata.h"
+#include "selfstack.h"
 #include "session.h"
 #include "stitch.h"
 #include "symbols.h"
@@ -241,70 +242,15 @@ static void test_synthetic(void)
 
 /* ---- live ---- */
 
-#if defined(__x86_64__)
-#define REGS_MASK 0xff0fffull
-#define NR_REGS 20
-#define SP_IDX 7
-#define IP_IDX 8
-#define CAPTURE_REGS(r)							\
-	__asm__ volatile("movq %%rax, 0(%0)\n\tmovq %%rbx, 8(%0)\n\t"	\
-			 "movq %%rcx, 16(%0)\n\tmovq %%rdx, 24(%0)\n\t"	\
-			 "movq %%rsi, 32(%0)\n\tmovq %%rdi, 40(%0)\n\t"	\
-			 "movq %%rbp, 48(%0)\n\tmovq %%rsp, 56(%0)\n\t"	\
-			 "leaq 1f(%%rip), %%rax\n\tmovq %%rax, 64(%0)\n\t" \
-			 "movq %%r8, 96(%0)\n\tmovq %%r9, 104(%0)\n\t"	\
-			 "movq %%r10, 112(%0)\n\tmovq %%r11, 120(%0)\n\t" \
-			 "movq %%r12, 128(%0)\n\tmovq %%r13, 136(%0)\n\t" \
-			 "movq %%r14, 144(%0)\n\tmovq %%r15, 152(%0)\n"	\
-			 "1:\n" : : "r"(r) : "rax", "memory")
-#elif defined(__aarch64__)
-#define REGS_MASK 0x1ffffffffull
-#define NR_REGS 33
-#define SP_IDX 31
-#define IP_IDX 32
-#define CAPTURE_REGS(r)							\
-	__asm__ volatile("stp x0, x1, [%0, #0]\n\tstp x2, x3, [%0, #16]\n\t" \
-			 "stp x4, x5, [%0, #32]\n\tstp x6, x7, [%0, #48]\n\t" \
-			 "stp x8, x9, [%0, #64]\n\tstp x10, x11, [%0, #80]\n\t" \
-			 "stp x12, x13, [%0, #96]\n\tstp x14, x15, [%0, #112]\n\t" \
-			 "stp x16, x17, [%0, #128]\n\tstp x18, x19, [%0, #144]\n\t" \
-			 "stp x20, x21, [%0, #160]\n\tstp x22, x23, [%0, #176]\n\t" \
-			 "stp x24, x25, [%0, #192]\n\tstp x26, x27, [%0, #208]\n\t" \
-			 "stp x28, x29, [%0, #224]\n\tstr x30, [%0, #240]\n\t" \
-			 "mov x9, sp\n\tstr x9, [%0, #248]\n\t"		\
-			 "adr x9, 1f\n\tstr x9, [%0, #256]\n"		\
-			 "1:\n" : : "r"(r) : "x9", "memory")
-#endif
-
-#define STACK_MAX 65528
-
-struct capture {
-	uint64_t stack_top;
-	uint64_t regs[NR_REGS];
-	uint8_t stack[STACK_MAX];
-	uint64_t size;
-};
-
 struct live {
-	struct capture shallow, e, t;
+	struct selfstack shallow, e, t;
 	unsigned e_level;
 };
 
-static __attribute__((noinline, no_sanitize("address")))
-void copy_stack(struct capture *c)
-{
-	uint64_t sp = c->regs[SP_IDX], i;
-	const volatile uint8_t *from = (const volatile uint8_t *)(uintptr_t)sp;
-
-	c->size = c->stack_top - sp < STACK_MAX ? c->stack_top - sp : STACK_MAX;
-	for (i = 0; i < c->size; i++)
-		c->stack[i] = from[i];
-}
-
-static __attribute__((noinline, noclone)) void capture(struct capture *c)
+static __attribute__((noinline, noclone)) void capture(struct selfstack *c)
 {
 	CAPTURE_REGS(c->regs);
-	copy_stack(c);
+	selfstack_copy(c);
 	__asm__ volatile("" ::: "memory");
 }
 
@@ -328,65 +274,6 @@ static __attribute__((noinline, noclone)) int rec(struct live *l,
 	return r + pad[level % sizeof(pad)];
 }
 
-static uint64_t stack_top(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	unsigned long long lo, hi, top = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (strstr(line, "[stack]") &&
-		    sscanf(line, "%llx-%llx", &lo, &hi) == 2)
-			top = hi;
-	if (f)
-		fclose(f);
-	return top;
-}
-
-static int add_maps(struct session *s, uint32_t pid)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[1024], perms[8], path[512];
-	unsigned long long lo, hi, off;
-	int n = 0;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		struct pd_event ev;
-
-		path[0] = '\0';
-		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %511s", &lo, &hi,
-			   perms, &off, path) < 4 || perms[2] != 'x')
-			continue;
-		memset(&ev, 0, sizeof(ev));
-		ev.type = PD_MMAP2;
-		ev.misc = PD_MISC_USER;
-		ev.sid.pid = ev.sid.tid = pid;
-		ev.u.mmap.pid = ev.u.mmap.tid = pid;
-		ev.u.mmap.start = lo;
-		ev.u.mmap.len = hi - lo;
-		ev.u.mmap.pgoff = off;
-		ev.u.mmap.prot = 5;
-		ev.u.mmap.filename = path[0] ? path : "//anon";
-		if (session_process(s, &ev) == 0)
-			n++;
-	}
-	if (f)
-		fclose(f);
-	return n;
-}
-
-static void sample_of(const struct capture *c, uint64_t len,
-		      struct pd_sample *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->user_abi = 2;
-	s->nr_user_regs = NR_REGS;
-	s->user_regs = (const uint8_t *)c->regs;
-	s->user_stack = c->stack;
-	s->user_stack_size = STACK_MAX;
-	s->user_stack_dyn_size = len < c->size ? len : c->size;
-}
-
 static void test_live(void)
 {
 	struct live *l = calloc(1, sizeof(*l));
@@ -394,9 +281,7 @@ static void test_live(void)
 	struct symbols *syms = symbols_new(&sopts);
 	struct session *sess = session_new();
 	struct unwinder *u = syms ? unwinder_new(syms) : NULL;
-	struct pd_attr attr = { .sample_type = PD_S_REGS_USER |
-						PD_S_STACK_USER,
-				.sample_regs_user = REGS_MASK };
+	struct pd_attr attr = SELFSTACK_ATTR;
 	struct unwind_result res = { 0 }, full = { 0 };
 	struct pd_sample s;
 	uint64_t cut, last_ip, good_cut = 0;
@@ -407,8 +292,9 @@ static void test_live(void)
 	if (!l || !syms || !sess || !u)
 		goto out;
 	session_set_priv_free(sess, unwinder_proc_free);
-	l->shallow.stack_top = l->e.stack_top = l->t.stack_top = stack_top();
-	CHECK(add_maps(sess, 100) > 0);
+	l->t.stack_top = selfstack_top();
+	l->shallow.stack_top = l->e.stack_top = l->t.stack_top;
+	CHECK(selfstack_add_maps(sess, 100, MAPS_ALL) > 0);
 	p = session_proc(sess, 100);
 	CHECK(p != NULL);
 	if (!p)
@@ -418,7 +304,7 @@ static void test_live(void)
 	rec(l, 40);
 
 	/* ground truth: T unwound from its whole copy */
-	sample_of(&l->t, STACK_MAX, &s);
+	selfstack_sample(&l->t, STACK_MAX, &s);
 	CHECK(unwinder_unwind(u, p, &attr, &s, NULL, &full) == 0);
 	CHECK(!full.truncated && full.nr > 40);
 
@@ -430,15 +316,15 @@ static void test_live(void)
 	for (i = 0; i < 64; i++) {
 		cut = l->e.regs[SP_IDX] + 512 + i * 8 - l->t.regs[SP_IDX];
 		unwinder_thread_exit(u, 100, 5);	/* start afresh */
-		sample_of(&l->t, cut, &s);
+		selfstack_sample(&l->t, cut, &s);
 		CHECK(unwinder_unwind_thread(u, p, 5, &attr, &s, NULL,
 					     &res) == 0);
 		CHECK(res.truncated && !res.stitched);	/* nothing earlier */
-		sample_of(&l->e, STACK_MAX, &s);
+		selfstack_sample(&l->e, STACK_MAX, &s);
 		CHECK(unwinder_unwind_thread(u, p, 5, &attr, &s, NULL,
 					     &res) == 0);
 		CHECK(!res.truncated && !res.stitched);
-		sample_of(&l->t, cut, &s);
+		selfstack_sample(&l->t, cut, &s);
 		CHECK(unwinder_unwind_thread(u, p, 5, &attr, &s, NULL,
 					     &res) == 0);
 		if (!res.stitched) {
@@ -454,9 +340,9 @@ static void test_live(void)
 	}
 	CHECK(stitched >= 48);
 	cut = good_cut;
-	sample_of(&l->e, STACK_MAX, &s);
+	selfstack_sample(&l->e, STACK_MAX, &s);
 	CHECK(unwinder_unwind_thread(u, p, 5, &attr, &s, NULL, &res) == 0);
-	sample_of(&l->t, cut, &s);
+	selfstack_sample(&l->t, cut, &s);
 	CHECK(unwinder_unwind_thread(u, p, 5, &attr, &s, NULL, &res) == 0);
 	CHECK(res.stitched);
 
@@ -489,14 +375,14 @@ static void test_live(void)
 
 	/* a sample of the thread above all rec frames: they returned since
 	 * E, so E proves nothing about the frames there now */
-	sample_of(&l->shallow, STACK_MAX, &s);
+	selfstack_sample(&l->shallow, STACK_MAX, &s);
 	CHECK(unwinder_unwind_thread(u, p, 5, &attr, &s, NULL, &res) == 0);
-	sample_of(&l->t, cut, &s);
+	selfstack_sample(&l->t, cut, &s);
 	CHECK(unwinder_unwind_thread(u, p, 5, &attr, &s, NULL, &res) == 0);
 	CHECK(res.truncated && !res.stitched);
 
 	/* new code mapped (an exec, a dlopen): history dropped */
-	sample_of(&l->e, STACK_MAX, &s);
+	selfstack_sample(&l->e, STACK_MAX, &s);
 	CHECK(unwinder_unwind_thread(u, p, 5, &attr, &s, NULL, &res) == 0);
 	{
 		struct pd_event ev;
@@ -510,7 +396,7 @@ static void test_live(void)
 		ev.u.mmap.prot = 3;	/* data: does not matter */
 		ev.u.mmap.filename = "//anon";
 		CHECK(session_process(sess, &ev) == 0);
-		sample_of(&l->t, cut, &s);
+		selfstack_sample(&l->t, cut, &s);
 		CHECK(unwinder_unwind_thread(u, p, 5, &attr, &s, NULL,
 					     &res) == 0);
 		CHECK(res.stitched);
