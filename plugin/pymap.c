@@ -486,9 +486,13 @@ struct pymap *pymap_parse(const char *text, size_t len)
 	return m;
 }
 
-struct pymap *pymap_load(const char *path, bool force, struct pm_error *err)
+/* Read a map-like file we may trust: no symlink, a regular file owned by
+ * the effective user or root (unless force), under the size cap. Returns
+ * a malloc'd buffer (caller frees) and its length, or NULL with err set. */
+static char *read_trusted(const char *path, bool force, size_t *len,
+			  struct pm_error *err)
 {
-	struct pymap *m = NULL;
+	char *res = NULL;
 	struct stat st;
 	char *buf = NULL;
 	size_t got = 0;
@@ -546,14 +550,107 @@ struct pymap *pymap_load(const char *path, bool force, struct pm_error *err)
 			break;
 		got += (size_t)r;
 	}
-	m = pymap_parse(buf, got);
-	if (!m)
-		pm_error_set(err, PM_ENOMEM, "%s: out of memory", path);
+	*len = got;
+	res = buf;
+	buf = NULL;
 out:
 	if (fd >= 0)
 		close(fd);
 	free(buf);
+	return res;
+}
+
+struct pymap *pymap_load(const char *path, bool force, struct pm_error *err)
+{
+	struct pymap *m;
+	size_t len = 0;
+	char *buf = read_trusted(path, force, &len, err);
+
+	if (!buf)
+		return NULL;
+	m = pymap_parse(buf, len);
+	if (!m)
+		pm_error_set(err, PM_ENOMEM, "%s: out of memory", path);
+	free(buf);
 	return m;
+}
+
+/* One "LINE QUALNAME:FILENAME" line of a .lines file. */
+struct line_ent {
+	const char *key;	/* "QUALNAME:FILENAME", NUL-terminated in buf */
+	unsigned line;
+};
+
+static int line_ent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct line_ent *)a)->key,
+		      ((const struct line_ent *)b)->key);
+}
+
+int pymap_apply_lines(struct pymap *m, const char *path, bool force,
+		      struct pm_error *err)
+{
+	struct line_ent *v = NULL, want, *hit;
+	size_t len = 0, n = 0, alloc = 0, i, applied = 0;
+	char *buf = read_trusted(path, force, &len, err), *p, *end, *nl;
+	char key[4096];
+	int rc = 0;
+
+	if (!buf)
+		return err ? err->code : -PM_EIO;
+	for (p = buf, end = buf + len; p < end; p = nl + 1) {
+		char *sp;
+		unsigned long ln;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			break;			/* an unfinished last line */
+		*nl = '\0';
+		ln = strtoul(p, &sp, 10);
+		if (sp == p || *sp != ' ' || !ln || ln > 10000000 || !sp[1])
+			continue;
+		if ((rc = grow_array((void **)&v, &alloc, n + 1, sizeof(*v),
+				     PYMAP_MAX_FILE / 4)))
+			goto out;
+		v[n].key = sp + 1;
+		v[n].line = (unsigned)ln;
+		n++;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), line_ent_cmp);
+	for (i = 0; i < m->n && n; i++) {
+		struct pymap_entry *e = &m->v[i];
+		const char *base;
+		char *label;
+		size_t sz;
+
+		if (!e->qualname || !e->filename)
+			continue;
+		if ((size_t)snprintf(key, sizeof(key), "%s:%s", e->qualname,
+				     e->filename) >= sizeof(key))
+			continue;
+		want.key = key;
+		hit = bsearch(&want, v, n, sizeof(*v), line_ent_cmp);
+		if (!hit)
+			continue;
+		base = label_base(e->filename);
+		sz = strlen(e->qualname) + strlen(base) + 16;
+		label = arena_alloc(m->arena, sz);
+		if (!label) {
+			rc = -PM_ENOMEM;
+			goto out;
+		}
+		snprintf(label, sz, "%s (%s:%u)", e->qualname, base, hit->line);
+		e->label = label;
+		applied++;
+	}
+	rc = (int)(applied > INT32_MAX ? INT32_MAX : applied);
+out:
+	if (rc < 0)
+		pm_error_set(err, -rc, "%s: %s", path, pm_strerror(rc));
+	free(v);
+	free(buf);
+	return rc;
 }
 
 void pymap_free(struct pymap *m)

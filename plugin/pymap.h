@@ -39,6 +39,16 @@ struct pymap *pymap_load(const char *path, bool force, struct pm_error *err);
 struct pymap *pymap_parse(const char *text, size_t len);	/* tests */
 void pymap_free(struct pymap *m);		/* NULL accepted */
 
+/*
+ * Add definition lines to the labels ("fib (app.py:12)") from a sidecar
+ * written by `pyperf-maps lines`: lines "LINE QUALNAME:FILENAME" (the
+ * tool leaves out sources that changed since the recording). Same trust
+ * rules as pymap_load(). Returns the number of entries relabelled, or
+ * -PM_E* (-PM_ENOTFOUND when there is no such file).
+ */
+int pymap_apply_lines(struct pymap *m, const char *path, bool force,
+		      struct pm_error *err);
+
 /* Entry containing addr, or NULL. O(log n). */
 const struct pymap_entry *pymap_lookup(const struct pymap *m, uint64_t addr);
 

@@ -223,6 +223,11 @@ def lines_are_right_and_changed_source_refused(tmp):
         if fn == prog:
             got[q] = int(num)
     assert got == want, "got %s\nwant %s" % (sorted(got.items()), sorted(want.items()))
+    # pyperf-merge picks the lines up next to the maps: "spin (linesprog.py:12)"
+    p = run([BIN, "--format", "folded", "-o", "-", data])
+    shown = set(re.findall(r"([\w.<>]+) \(linesprog\.py:(\d+)\)", p.stdout))
+    assert ("spin", str(want["spin"])) in shown, sorted(shown)
+    assert all(int(n) == want.get(q, -1) for q, n in shown), sorted(shown)
     with open(prog, "a") as f:
         f.write("# edited\n")
     p = run([MAPS, "lines", data])

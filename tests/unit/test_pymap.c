@@ -267,6 +267,41 @@ static void test_load(void)
 	rmdir(dir);
 }
 
+/* pyperf-maps lines sidecar: "LINE QUALNAME:FILENAME" relabels entries. */
+static void test_lines(void)
+{
+	static const char map[] =
+		"1000 10 py::fib:/src/app.py\n"
+		"2000 10 py::Matrix.mul:/src/app.py\n"
+		"3000 10 py::other:/src/b.py\n"
+		"4000 10 native_thing\n";
+	static const char lines[] =
+		"12 fib:/src/app.py\n"
+		"40 Matrix.mul:/src/app.py\n"
+		"0 other:/src/b.py\n"			/* line 0: ignored */
+		"junk\n"
+		"7 nosuch:/src/app.py\n"
+		"99 other:/src/b.py";			/* no newline: ignored */
+	char path[] = "/tmp/test-pymap-lines-XXXXXX";
+	struct pm_error err = {0};
+	struct pymap *m = pymap_parse(map, sizeof(map) - 1);
+	int fd = mkstemp(path);
+
+	CHECK(m && fd >= 0);
+	if (!m || fd < 0)
+		return;
+	CHECK(write(fd, lines, sizeof(lines) - 1) == (ssize_t)sizeof(lines) - 1);
+	close(fd);
+	CHECK(pymap_apply_lines(m, path, false, &err) == 2);
+	CHECK_STR(pymap_lookup(m, 0x1000)->label, "fib (app.py:12)");
+	CHECK_STR(pymap_lookup(m, 0x2005)->label, "Matrix.mul (app.py:40)");
+	CHECK_STR(pymap_lookup(m, 0x3000)->label, "other (b.py)");
+	CHECK_STR(pymap_lookup(m, 0x4000)->label, "native_thing");
+	unlink(path);
+	CHECK(pymap_apply_lines(m, path, false, &err) == -PM_ENOTFOUND);
+	pymap_free(m);
+}
+
 int main(void)
 {
 	test_basic();
@@ -275,5 +310,6 @@ int main(void)
 	test_overlaps();
 	test_many();
 	test_load();
+	test_lines();
 	return check_done();
 }
