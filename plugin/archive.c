@@ -4,7 +4,9 @@
  * ustar header (512 bytes, POSIX.1-1988): name[100] @0, mode[8] @100,
  * size[12] @124 (octal), typeflag @156 ('0' or '\0' = regular file,
  * '5' = directory), magic "ustar" @257, prefix[155] @345 (joined to name
- * with '/'). Data follows in 512-byte blocks. Two zero blocks end it.
+ * with '/'), chksum[8] @148. Data follows in 512-byte blocks. Two zero
+ * blocks end it. GNU 'L' / pax 'x' long-name headers are not followed:
+ * their member is skipped like any other non-regular entry.
  */
 #include "archive.h"
 
@@ -117,6 +119,20 @@ static bool parse_octal(const unsigned char *p, size_t n, uint64_t *out)
 	return true;
 }
 
+/* chksum[8] @148: octal sum of all header bytes, the field read as
+ * spaces. */
+static bool checksum_ok(const unsigned char *hdr)
+{
+	uint64_t want, sum = 0;
+	size_t i;
+
+	if (!parse_octal(hdr + 148, 8, &want))
+		return false;
+	for (i = 0; i < 512; i++)
+		sum += i >= 148 && i < 156 ? ' ' : hdr[i];
+	return sum == want;
+}
+
 static int extract(struct archive *a, FILE *in, const char *path,
 		   struct pm_error *err)
 {
@@ -124,6 +140,7 @@ static int extract(struct archive *a, FILE *in, const char *path,
 	uint64_t off = 0, size, left;
 	size_t members = 0;
 	int zeros = 0;
+	bool long_name = false;
 
 	for (;;) {
 		char name[256 + 2], out[PATH_MAX];
@@ -143,7 +160,7 @@ static int extract(struct archive *a, FILE *in, const char *path,
 		}
 		zeros = 0;
 		if (memcmp(hdr + 257, "ustar", 5) ||
-		    !parse_octal(hdr + 124, 12, &size))
+		    !parse_octal(hdr + 124, 12, &size) || !checksum_ok(hdr))
 			return pm_error_set(err, PM_ECORRUPT, "%s: offset %llu: "
 					    "not a ustar header", path,
 					    (unsigned long long)off);
@@ -160,7 +177,10 @@ static int extract(struct archive *a, FILE *in, const char *path,
 			snprintf(name, sizeof(name), "%.*s",
 				 (int)strnlen((const char *)hdr, 100),
 				 (const char *)hdr);
-		keep = (hdr[156] == '0' || hdr[156] == '\0') && name_ok(name);
+		keep = (hdr[156] == '0' || hdr[156] == '\0') && name_ok(name) &&
+		       !long_name;
+		/* the member after a long-name header has a cut-off name */
+		long_name = hdr[156] == 'L' || hdr[156] == 'K' || hdr[156] == 'x';
 		off += 512;
 		fd = -1;
 		if (keep) {
@@ -172,7 +192,10 @@ static int extract(struct archive *a, FILE *in, const char *path,
 			if (n < 0 || (size_t)n >= sizeof(out))
 				return pm_error_set(err, PM_ELIMIT, "%s: member "
 						    "name too long", path);
-			fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			/* a later copy of a member wins, as with tar; only
+			 * regular files are ever made here, so no link can
+			 * be followed */
+			fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 				  O_CLOEXEC, 0600);
 			if (fd < 0)
 				return pm_error_set(err, PM_EIO, "%s: %s: %s",

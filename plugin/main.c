@@ -6,8 +6,9 @@
  *   0  success
  *   1  the input could not be read at all (nothing written)
  *   2  usage error
- *   3  the input is damaged part-way: outputs were written from the records
- *      before the damage (the error says where)
+ *   3  the input is damaged part-way, or a built-in limit stopped reading
+ *      it: outputs were written from the records before (the error says
+ *      where)
  *   4  an output could not be written
  */
 #include <errno.h>
@@ -85,8 +86,9 @@ static const char usage_text[] =
 "  -h, --help            this text\n"
 "  -V, --version         version\n"
 "\n"
-"Exit status: 0 ok, 1 input unreadable, 2 usage, 3 input damaged part-way\n"
-"(partial outputs written), 4 output not written.\n";
+"Exit status: 0 ok, 1 input unreadable or without events, 2 usage, 3 input\n"
+"damaged part-way or over a limit (partial outputs written), 4 output not\n"
+"written.\n";
 
 static int usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
@@ -178,19 +180,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return usage_error("bad --tid '%s'", optarg);
 			break;
 		case 'c': {
-			char *save = NULL, *copy = strdup(optarg), *tok;
+			char *save = NULL, *tok;
+			size_t before = o->nr_comms;
 
-			/* copy is kept for the life of the process: the
-			 * filter strings point into it */
-			if (!copy)
-				return 1;
-			for (tok = strtok_r(copy, ",", &save); tok;
+			/* split argv's own string in place: it lives as long
+			 * as the process and the filter points into it */
+			for (tok = strtok_r(optarg, ",", &save); tok;
 			     tok = strtok_r(NULL, ",", &save)) {
 				if (o->nr_comms >= MAX_FILTER)
 					return usage_error("too many --comm "
 							   "names");
 				o->comms[o->nr_comms++] = tok;
 			}
+			if (o->nr_comms == before)
+				return usage_error("empty --comm");
 			break;
 		}
 		case OPT_NATIVE:
@@ -279,6 +282,8 @@ struct run {
 	struct eventsum *evsum;		/* fault/memory/GC/off-CPU summaries */
 	const char *unit;		/* flamegraph unit of an evsum profile */
 	struct archive *archive;	/* --archive, extracted */
+	bool stage_error;		/* process_all stopped on a limit, not
+					   on damaged input */
 };
 
 static int handle_sample(struct run *r, const struct pd_event *ev)
@@ -348,10 +353,18 @@ static int process_all(struct run *r, struct pm_error *err)
 			rc = eventsum_record(r->evsum, &ev);
 		if (ev.type == PD_EXIT)
 			stacker_thread_exit(r->st, ev.u.fork.pid, ev.u.fork.tid);
-		if (rc < 0)
-			return pm_error_set(err, PM_ENOMEM,
-					    "out of memory at offset %llu",
-					    (unsigned long long)ev.offset);
+		if (rc < 0) {
+			/* not the reader's error: the input is fine so far,
+			 * a limit was hit processing it */
+			r->stage_error = true;
+			return pm_error_set(err, -rc, "offset %llu: %s record: "
+					    "%s", (unsigned long long)ev.offset,
+					    perfdata_record_name(ev.type),
+					    rc == -PM_ELIMIT ?
+					    "over a built-in limit (a crafted "
+					    "or unusual file)" :
+					    pm_strerror(rc));
+		}
 	}
 	return rc;
 }
@@ -410,6 +423,46 @@ static int write_json(struct run *r, FILE *f)
 	return summary_write_json(f, &si, r->evsum);
 }
 
+/*
+ * The text summary. Names in it come from the input (perf maps, comms, the
+ * recorded command line): it is composed in memory and copied out with
+ * control bytes other than newline and tab shown as \xNN, so a hostile name
+ * cannot drive the terminal.
+ */
+static int write_text(struct run *r, const struct event_stats *es, size_t n,
+		      FILE *f)
+{
+	struct summary_input si = {
+		.path = r->o->input, .info = perfdata_info(r->pd),
+		.pstats = perfdata_stats(r->pd), .events = es, .nr_events = n,
+		.warnings = stacker_warnings(r->st),
+	};
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *mem = open_memstream(&buf, &len);
+	int err;
+
+	if (!mem)
+		return -PM_ENOMEM;
+	err = summary_write(mem, &si);
+	if (!err)
+		err = eventsum_write_text(r->evsum, mem, 0);
+	if (fclose(mem) && !err)
+		err = -PM_ENOMEM;
+	for (i = 0; !err && i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			putc(c, f);
+	}
+	free(buf);
+	if (!err && ferror(f))
+		err = -PM_EIO;
+	return err;
+}
+
 static int write_one(struct run *r, const struct event_stats *es,
 		     enum format fmt, const char *path)
 {
@@ -431,17 +484,9 @@ static int write_one(struct run *r, const struct event_stats *es,
 	case FMT_FOLDED:
 		err = folded_write(f, es->profile);
 		break;
-	case FMT_TEXT: {
-		struct summary_input si = {
-			.path = r->o->input, .info = info,
-			.pstats = perfdata_stats(r->pd), .events = es,
-			.nr_events = 1, .warnings = stacker_warnings(r->st),
-		};
-		err = summary_write(f, &si);
-		if (!err)
-			err = eventsum_write_text(r->evsum, f, 0);
+	case FMT_TEXT:
+		err = write_text(r, es, 1, f);
 		break;
-	}
 	case FMT_JSON:
 		err = write_json(r, f);
 		break;
@@ -542,16 +587,12 @@ static int write_outputs(struct run *r)
 			free(path);
 		}
 		if (!r->o->quiet) {
-			struct summary_input si = {
-				.path = r->o->input,
-				.info = perfdata_info(r->pd),
-				.pstats = perfdata_stats(r->pd),
-				.events = r->ev, .nr_events = r->nr_ev,
-				.warnings = stacker_warnings(r->st),
-			};
-			if (summary_write(stdout, &si) ||
-			    eventsum_write_text(r->evsum, stdout, 0))
+			if (write_text(r, r->ev, r->nr_ev, stdout) ||
+			    fflush(stdout) || ferror(stdout)) {
+				fprintf(stderr, "pyperf-merge: <stdout>: "
+					"write failed: %s\n", strerror(errno));
 				err = -PM_EIO;
+			}
 		}
 		return err;
 	}
@@ -573,11 +614,17 @@ static int write_outputs(struct run *r)
 			 r->o->format, r->o->output ? r->o->output : "-");
 }
 
+/* The input as messages name it. */
+static const char *display_name(const char *input)
+{
+	return strcmp(input, "-") ? input : "<stdin>";
+}
+
 /* "pyperf-merge: FILE: offset N: what" -- the reader's messages name the
  * offset; add the file unless the message starts with it already. */
 static void input_error(const char *input, const struct pm_error *err)
 {
-	const char *name = strcmp(input, "-") ? input : "<stdin>";
+	const char *name = display_name(input);
 	size_t len = strlen(name);
 
 	if (!strncmp(err->msg, name, len) && err->msg[len] == ':')
@@ -620,9 +667,16 @@ int main(int argc, char **argv)
 	}
 	r.nr_ev = perfdata_nr_attrs(r.pd);
 	r.ev = calloc(r.nr_ev ? r.nr_ev : 1, sizeof(*r.ev));
+	if (!r.nr_ev) {
+		fprintf(stderr, "pyperf-merge: %s: the recording has no events\n",
+			display_name(o.input));
+		status = 1;
+		goto out;
+	}
 	r.syms = symbols_new(&so);
 	r.sess = session_new();
-	r.evsum = eventsum_new(r.pd, r.sess, &err);
+	if (r.sess)
+		r.evsum = eventsum_new(r.pd, r.sess, &err);
 	if (o.maps_dir) {
 		sto.maps_dirs[0] = o.maps_dir;
 	} else if (r.archive) {
@@ -666,7 +720,8 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		input_error(o.input, &err);
 		fprintf(stderr, "pyperf-merge: %s: writing partial results "
-			"from the records before the damage\n", o.input);
+			"from the records before %s\n", display_name(o.input),
+			r.stage_error ? "it" : "the damage");
 		status = 3;
 	}
 	if (perfdata_warning(r.pd) && !o.quiet)

@@ -14,7 +14,9 @@
 #include "arena.h"
 #include "strtab.h"
 
-#define MAX_MAPS (1u << 22)
+#define MAX_MAPS (1u << 22)		/* per process */
+#define MAX_TOTAL_MAPS (1u << 21)	/* copied at FORK, all processes:
+					   ~250 MiB; bounds a file of forks */
 #define MAX_TASKS (1u << 24)
 
 struct session {
@@ -27,6 +29,7 @@ struct session {
 	size_t thr_tab_size, thr_tab_used;
 	struct proc kernel;		/* kernel maps (pid -1) */
 	void (*priv_free)(void *);
+	size_t copied_maps;		/* maps copied at FORK so far */
 };
 
 static uint64_t hash_u32(uint32_t v)
@@ -196,6 +199,8 @@ static struct thread *thread_set(struct session *s, uint32_t tid,
 		*slot = t;
 		s->thr_tab_used++;
 	}
+	if (t->proc != p)
+		t->comm = NULL;		/* a reused tid: forget the old name */
 	t->pid = p->pid;
 	t->proc = p;
 	t->exited = false;
@@ -422,8 +427,11 @@ static int process_comm(struct session *s, const struct pd_event *ev)
 	t->comm = comm;
 	if (ev->u.comm.pid == ev->u.comm.tid)
 		t->proc->comm = comm;
-	if (ev->u.comm.exec)
+	if (ev->u.comm.exec) {
 		proc_clear_maps(s, t->proc);
+		/* a new program: its parent's perf map no longer applies */
+		t->proc->ppid = 0;
+	}
 	return 0;
 }
 
@@ -452,6 +460,11 @@ static int process_fork(struct session *s, const struct pd_event *ev)
 	p->comm = parent->comm;
 	p->exe = pp->exe;
 	if (pp->nr_maps) {
+		/* A crafted file of many maps and many forks would otherwise
+		 * make memory grow as maps x forks. */
+		if (pp->nr_maps > MAX_TOTAL_MAPS - s->copied_maps)
+			return -PM_ELIMIT;
+		s->copied_maps += pp->nr_maps;
 		p->maps = malloc(pp->nr_maps * sizeof(*p->maps));
 		if (!p->maps)
 			return -PM_ENOMEM;

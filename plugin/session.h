@@ -72,8 +72,9 @@ void session_set_priv_free(struct session *s, void (*fn)(void *priv));
  * a new process copies the parent's maps (threads share their process);
  * a FORK for a PID already seen replaces it (PID reuse); MMAP/MMAP2 insert
  * a map, trimming or splitting the maps it overlaps; kernel maps go to the
- * kernel address space. Other record types are ignored. Returns 0 or
- * -PM_ENOMEM.
+ * kernel address space. Other record types are ignored. Returns 0,
+ * -PM_ENOMEM, or -PM_ELIMIT when the maps copied at FORK exceed the
+ * session-wide cap (a crafted file).
  */
 int session_process(struct session *s, const struct pd_event *ev);
 

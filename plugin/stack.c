@@ -368,6 +368,12 @@ static int push(struct stack_result *res, const char *name, const char *dso,
 	int err = grow_array((void **)&res->frames, &res->alloc, res->nr + 1,
 			     sizeof(*res->frames), MAX_FRAMES);
 
+	if (err == -PM_ELIMIT) {
+		/* over MAX_FRAMES (a crafted or runaway stack): keep the leaf
+		 * part and mark the stack cut, rather than fail the run */
+		res->dropped++;
+		return 0;
+	}
 	if (err)
 		return err;
 	res->frames[res->nr].name = name;
@@ -505,6 +511,7 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 	res->end = STACK_END_UNKNOWN;
 	res->truncated = res->has_python = res->interp_break = false;
 	res->unwound = res->stitched = false;
+	res->dropped = 0;
 	res->break_dso = NULL;
 	res->unknown_frames = 0;
 
@@ -610,6 +617,10 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 		res->end = STACK_END_NO_USER;
 	}
 out:
+	if (res->dropped) {
+		res->end = STACK_END_TRUNCATED;
+		res->truncated = true;
+	}
 	for (i = 0; i < res->nr; i++)
 		if (res->frames[i].kind == FRAME_PYTHON)
 			res->has_python = true;

@@ -53,6 +53,7 @@ struct stack_result {
 	bool stitched;			/* ... completed from an earlier sample
 					   of the thread (unwind.h) */
 	unsigned unknown_frames;	/* "[unknown]" frames produced */
+	unsigned dropped;		/* rootward frames over the frame cap */
 };
 
 struct stacker;
@@ -61,7 +62,8 @@ struct stacker *stacker_new(struct session *sess, struct symbols *syms,
 			    const struct stacker_opts *opts);
 void stacker_free(struct stacker *st);	/* NULL accepted */
 
-/* Symbolize one PD_SAMPLE event into res (cleared first). 0 or -PM_ENOMEM. */
+/* Symbolize one PD_SAMPLE event into res (cleared first). 0 or -PM_ENOMEM
+ * (a stack over the frame cap is cut and marked truncated, not an error). */
 int stacker_sample(struct stacker *st, const struct pd_event *ev,
 		   struct stack_result *res);
 
