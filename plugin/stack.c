@@ -32,6 +32,7 @@
 struct pymap_slot {
 	uint32_t pid;
 	bool used, tried, warned;
+	bool refused;			/* a map was there but not trusted */
 	struct pymap *map;
 };
 
@@ -232,6 +233,7 @@ static const struct pymap *pymap_for(struct stacker *st, uint32_t pid)
 		slot->map = pymap_load(path, st->opts.force, &err);
 		if (!slot->map && err.code != -PM_ENOTFOUND) {
 			warn(st, "%s", err.msg);
+			slot->refused = true;
 			break;
 		}
 		if (!slot->map)
@@ -304,8 +306,8 @@ static void warn_no_map(struct stacker *st, struct proc *p)
 	char dirs[512] = "";
 	size_t i, len = 0;
 
-	if (!slot || slot->warned)
-		return;
+	if (!slot || slot->warned || slot->refused)
+		return;		/* refused: pymap_for said why already */
 	slot->warned = true;
 	for (i = 0; st->opts.maps_dirs[i] && len < sizeof(dirs); i++)
 		len += (size_t)snprintf(dirs + len, sizeof(dirs) - len, "%s%s",
