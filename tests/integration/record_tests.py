@@ -340,7 +340,7 @@ def complete_share(folded_text):
     for line in folded_text.splitlines():
         stack, _, count = line.rpartition(" ")
         frames, n = stack.split(";"), int(count)
-        py = [m.group(1) for m in (re.match(r"^(\S+) \((.+)\)$", f) for f in frames)
+        py = [m.group(1) for m in (re.match(r"^(\S+) \((.+?)(?::\d+)?\)$", f) for f in frames)
               if m and m.group(2) == "calltree.py"]
         if not py:
             continue

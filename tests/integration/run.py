@@ -53,8 +53,9 @@ EXPECTED = {  # leaf Python function -> its chain under <module>
 
 
 def pyname(frame):
-    """'fib (app.py)' -> ('fib', 'app.py'); None for non-Python frames."""
-    m = re.match(r"^(\S+) \((.+)\)$", frame)
+    """'fib (app.py)' or 'fib (app.py:12)' (definition line known) ->
+    ('fib', 'app.py'); None for non-Python frames."""
+    m = re.match(r"^(\S+) \((.+?)(?::\d+)?\)$", frame)
     return (m.group(1), m.group(2)) if m else None
 
 
@@ -73,7 +74,7 @@ def calltree_check(stacks, min_complete=99.0):
         ok = False
         for key, chain in EXPECTED.items():
             if py == chain or py == chain[:-1]:
-                if frames[0] == "<module> (calltree.py)":
+                if pyname(frames[0]) == ("<module>", "calltree.py"):
                     ok = True
                     share[key] += n
         if ok:
