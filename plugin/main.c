@@ -90,6 +90,12 @@ static const char usage_text[] =
 "damaged part-way or over a limit (partial outputs written), 4 output not\n"
 "written.\n";
 
+/* The input as messages name it. */
+static const char *display_name(const char *input)
+{
+	return strcmp(input, "-") ? input : "<stdin>";
+}
+
 static int usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
@@ -424,6 +430,29 @@ static int write_json(struct run *r, FILE *f)
 }
 
 /*
+ * Flamegraph title: --title, else the profiled command (what follows "--"
+ * in the recorded perf command line, or the whole line), cut to what fits
+ * beside the Search button.
+ */
+static void default_title(const struct run *r, const struct pd_info *info,
+			  char *buf, size_t size)
+{
+	const char *t = r->o->title, *dd;
+	size_t max = size - 1 < 110 ? size - 1 : 110;
+
+	if (!t && info->cmdline) {
+		dd = strstr(info->cmdline, " -- ");
+		t = dd ? dd + 4 : info->cmdline;
+	}
+	if (!t)
+		t = display_name(r->o->input);
+	if (strlen(t) > max && !r->o->title)
+		snprintf(buf, size, "%.*s..", (int)(max - 2), t);
+	else
+		snprintf(buf, size, "%s", t);
+}
+
+/*
  * The text summary. Names in it come from the input (perf maps, comms, the
  * recorded command line): it is composed in memory and copied out with
  * control bytes other than newline and tab shown as \xNN, so a hostile name
@@ -491,9 +520,7 @@ static int write_one(struct run *r, const struct event_stats *es,
 		err = write_json(r, f);
 		break;
 	default:
-		snprintf(title, sizeof(title), "%s",
-			 r->o->title ? r->o->title :
-			 info->cmdline ? info->cmdline : r->o->input);
+		default_title(r, info, title, sizeof(title));
 		snprintf(subtitle, sizeof(subtitle), "event %s, %llu samples",
 			 es->name, (unsigned long long)es->samples);
 		fo.title = title;
@@ -612,12 +639,6 @@ static int write_outputs(struct run *r)
 	}
 	return write_one(r, es, r->o->format == FMT_DEFAULT ? FMT_SVG :
 			 r->o->format, r->o->output ? r->o->output : "-");
-}
-
-/* The input as messages name it. */
-static const char *display_name(const char *input)
-{
-	return strcmp(input, "-") ? input : "<stdin>";
 }
 
 /* "pyperf-merge: FILE: offset N: what" -- the reader's messages name the
