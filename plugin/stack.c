@@ -409,6 +409,26 @@ static int push_kernel(struct stacker *st, struct stack_result *res,
 		    FRAME_KERNEL);
 }
 
+/* An address no symbol covers: "[unknown in libz.so.1]" names where it is
+ * (flamegraph.pl users know "[libz.so.1]"; the "[unknown" prefix keeps it a
+ * bracketed pseudo-frame), "[unknown]" when it is in no mapping at all. */
+static int push_unknown(struct stacker *st, struct stack_result *res,
+			const char *where)
+{
+	const char *base = where ? strrchr(where, '/') : NULL, *name;
+	char buf[300];
+
+	base = base ? base + 1 : where;
+	res->unknown_frames++;
+	if (!base || !*base)
+		return push(res, FRAME_UNKNOWN, "", FRAME_NATIVE);
+	snprintf(buf, sizeof(buf), "[unknown in %s]", base);
+	name = strtab_intern(st->strings, buf);
+	if (!name)
+		return -PM_ENOMEM;
+	return push(res, name, base, FRAME_NATIVE);
+}
+
 static int push_user(struct stacker *st, struct stack_result *res,
 		     struct proc *p, uint64_t ip, bool is_return)
 {
@@ -432,10 +452,8 @@ static int push_user(struct stacker *st, struct stack_result *res,
 		interp = dso_is_interp(st, m->dso);
 		n = dso_lookup(m->dso, look - m->start + m->pgoff, st->symbuf,
 			       sizeof(st->symbuf) / sizeof(st->symbuf[0]));
-		if (n <= 0 || !st->symbuf[n - 1].name) {
-			res->unknown_frames++;
-			return push(res, FRAME_UNKNOWN, dname, FRAME_NATIVE);
-		}
+		if (n <= 0 || !st->symbuf[n - 1].name)
+			return push_unknown(st, res, dname);
 		for (i = 0; i < n; i++) {
 			char label[512];
 			const char *py;
@@ -464,8 +482,7 @@ static int push_user(struct stacker *st, struct stack_result *res,
 	}
 	if (m && m->exec)
 		warn_no_map(st, p);
-	res->unknown_frames++;
-	return push(res, FRAME_UNKNOWN, m ? m->path : "", FRAME_NATIVE);
+	return push_unknown(st, res, m ? m->path : NULL);
 }
 
 /* Classify how the user part (frames [from, res->nr)) ended. */
