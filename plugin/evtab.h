@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "frame.h"
+#include "idmap.h"
 #include "perfdata.h"
 #include "profile.h"
 #include "session.h"
@@ -55,19 +56,6 @@ int counts_add(struct counts *c, const char *name, uint64_t v, uint64_t w);
 void counts_release(struct counts *c);
 /* Entries sorted by v descending (ties by name); caller frees. */
 struct count *counts_sorted(const struct counts *c);
-
-/* Open-addressing map from a 32-bit id (tid, pid) to a slot index. */
-struct idmap {
-	uint64_t *keys;			/* key + 1; 0 = empty */
-	uint32_t *vals;
-	size_t cap, n;
-};
-
-/* Slot of key, inserting next_val if absent (*added set). -1 on OOM/cap. */
-long idmap_get(struct idmap *m, uint32_t key, uint32_t next_val, bool *added);
-/* Slot of key or -1. */
-long idmap_find(const struct idmap *m, uint32_t key);
-void idmap_release(struct idmap *m);
 
 /* Innermost Python frame of a root-first stack, or NULL. */
 const struct frame *stack_innermost_python(const struct frame *s, size_t n);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "idmap.h"
 #include "jitdump.h"
 #include "pymap.h"
 #include "strtab.h"
@@ -28,18 +29,11 @@
 #define MAX_FRAMES (1u << 16)
 #define MAX_WARNINGS 64
 
-/* Per-pid perf map cache entry (open addressing on pid). */
+/* Per-pid perf map cache entry (st->pymaps, indexed through pymap_ids). */
 struct pymap_slot {
-	uint32_t pid;
-	bool used, tried, warned;
+	bool tried, warned;
 	bool refused;			/* a map was there but not trusted */
 	struct pymap *map;
-};
-
-/* Per-dso interpreter classification (open addressing on pointer). */
-struct dso_slot {
-	struct dso *dso;
-	bool interp;
 };
 
 struct stacker {
@@ -49,10 +43,12 @@ struct stacker {
 	struct strtab *strings;
 	struct unwinder *unwinder;
 	struct unwind_result ur;
+	struct idmap pymap_ids;		/* pid -> index in pymaps */
 	struct pymap_slot *pymaps;
-	size_t pymaps_size, pymaps_used;
-	struct dso_slot *dsos;
-	size_t dsos_size, dsos_used;
+	size_t nr_pymaps, pymaps_alloc;
+	struct idmap dso_ids;		/* dso pointer -> index in interp */
+	bool *interp;			/* per dso: defines the eval loop */
+	size_t nr_interp, interp_alloc;
 	struct sym_frame symbuf[16];
 	struct { uint64_t ip; const char *name; bool known; } kcache[4096];
 	const char *warnings[MAX_WARNINGS + 1];
@@ -134,10 +130,12 @@ void stacker_free(struct stacker *st)
 
 	if (!st)
 		return;
-	for (i = 0; i < st->pymaps_size; i++)
+	for (i = 0; i < st->nr_pymaps; i++)
 		pymap_free(st->pymaps[i].map);
 	free(st->pymaps);
-	free(st->dsos);
+	idmap_release(&st->pymap_ids);
+	free(st->interp);
+	idmap_release(&st->dso_ids);
 	unwind_result_release(&st->ur);
 	unwinder_free(st->unwinder);
 	strtab_free(st->strings);
@@ -181,37 +179,18 @@ const char *const *stacker_warnings(struct stacker *st)
 
 static struct pymap_slot *pymap_slot_get(struct stacker *st, uint32_t pid)
 {
-	size_t i, mask;
+	bool added;
+	long k;
 
-	if ((st->pymaps_used + 1) * 2 > st->pymaps_size) {
-		size_t nsize = st->pymaps_size ? st->pymaps_size * 2 : 64;
-		struct pymap_slot *nt = calloc(nsize, sizeof(*nt));
-
-		if (!nt)
-			return NULL;
-		for (i = 0; i < st->pymaps_size; i++) {
-			size_t j;
-
-			if (!st->pymaps[i].used)
-				continue;
-			for (j = (st->pymaps[i].pid * 2654435761u) & (nsize - 1);
-			     nt[j].used; j = (j + 1) & (nsize - 1))
-				;
-			nt[j] = st->pymaps[i];
-		}
-		free(st->pymaps);
-		st->pymaps = nt;
-		st->pymaps_size = nsize;
-	}
-	mask = st->pymaps_size - 1;
-	for (i = (pid * 2654435761u) & mask; st->pymaps[i].used;
-	     i = (i + 1) & mask)
-		if (st->pymaps[i].pid == pid)
-			return &st->pymaps[i];
-	st->pymaps[i].used = true;
-	st->pymaps[i].pid = pid;
-	st->pymaps_used++;
-	return &st->pymaps[i];
+	if (grow_array((void **)&st->pymaps, &st->pymaps_alloc,
+		       st->nr_pymaps + 1, sizeof(*st->pymaps), 1u << 22))
+		return NULL;
+	k = idmap_get(&st->pymap_ids, pid, (uint32_t)st->nr_pymaps, &added);
+	if (k < 0)
+		return NULL;
+	if (added)
+		memset(&st->pymaps[st->nr_pymaps++], 0, sizeof(*st->pymaps));
+	return &st->pymaps[k];
 }
 
 /* The perf map of pid, loaded on first use; NULL if there is none. */
@@ -328,38 +307,21 @@ static void warn_no_map(struct stacker *st, struct proc *p)
 
 static bool dso_is_interp(struct stacker *st, struct dso *d)
 {
-	size_t i, mask;
 	uint64_t a, sz;
+	bool added;
+	long k;
 
-	if ((st->dsos_used + 1) * 2 > st->dsos_size) {
-		size_t nsize = st->dsos_size ? st->dsos_size * 2 : 64;
-		struct dso_slot *nt = calloc(nsize, sizeof(*nt));
-
-		if (!nt)
-			return false;
-		for (i = 0; i < st->dsos_size; i++) {
-			size_t j;
-
-			if (!st->dsos[i].dso)
-				continue;
-			for (j = ((uintptr_t)st->dsos[i].dso >> 4) & (nsize - 1);
-			     nt[j].dso; j = (j + 1) & (nsize - 1))
-				;
-			nt[j] = st->dsos[i];
-		}
-		free(st->dsos);
-		st->dsos = nt;
-		st->dsos_size = nsize;
-	}
-	mask = st->dsos_size - 1;
-	for (i = ((uintptr_t)d >> 4) & mask; st->dsos[i].dso; i = (i + 1) & mask)
-		if (st->dsos[i].dso == d)
-			return st->dsos[i].interp;
-	st->dsos[i].dso = d;
-	st->dsos[i].interp = dso_symbol_addr(d, "_PyEval_EvalFrameDefault",
-					     &a, &sz);
-	st->dsos_used++;
-	return st->dsos[i].interp;
+	if (grow_array((void **)&st->interp, &st->interp_alloc,
+		       st->nr_interp + 1, sizeof(*st->interp), 1u << 22))
+		return false;
+	k = idmap_get(&st->dso_ids, (uintptr_t)d, (uint32_t)st->nr_interp,
+		      &added);
+	if (k < 0)
+		return false;
+	if (added)
+		st->interp[st->nr_interp++] =
+			dso_symbol_addr(d, "_PyEval_EvalFrameDefault", &a, &sz);
+	return st->interp[k];
 }
 
 /* ---- frames ---- */
