@@ -85,7 +85,7 @@ static int kallsyms_line(struct symbols *s, char *line, size_t *alloc,
 	if (err)
 		return err;
 	s->ksyms[s->nksyms].addr = addr;
-	if (!(s->ksyms[s->nksyms].name = strtab_intern_n(s->names, name, n)))
+	if (!(s->ksyms[s->nksyms].name = arena_strndup(s->arena, name, n)))
 		return -PM_ENOMEM;
 	s->nksyms++;
 	*nonzero |= addr != 0;
