@@ -123,12 +123,22 @@ static void write_event(FILE *f, const struct summary_input *in,
 			"...` (or scripts/pyperf-record) instead.\n",
 			pct(e->interp_break, user),
 			e->break_dso ? e->break_dso : "the interpreter");
+	} else if (user && pct(e->truncated, user) >= 5.0 &&
+		   e->unwound * 2 >= user) {
+		fprintf(f,
+			"  NOTE: %.1f%% of user stacks were cut short ([truncated] "
+			"frames): the stack copy\n"
+			"        was too small. Raise it (--call-graph dwarf,65528 "
+			"is the largest perf accepts).\n",
+			pct(e->truncated, user));
 	} else if (user && pct(e->truncated, user) >= 5.0) {
 		fprintf(f,
 			"  NOTE: %.1f%% of user stacks were cut short ([truncated] "
-			"frames). With --call-graph dwarf,\n"
-			"        raise the stack copy size (dwarf,65528 is the "
-			"largest perf accepts).\n",
+			"frames): frame-pointer\n"
+			"        chains break in native code built without frame "
+			"pointers (the leaf frames\n"
+			"        above [truncated] show where). --call-graph dwarf "
+			"unwinds those too.\n",
 			pct(e->truncated, user));
 	}
 	write_table(f, e->profile, COL_PY_SELF, "Top Python functions (self):",
