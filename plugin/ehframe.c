@@ -54,40 +54,42 @@ struct ehctx {
 	const char *why;
 };
 
-static uint64_t eh_uleb(struct ehcur *c)
+/* LEB128: the value's bits, and in *shift how many were read. */
+static uint64_t eh_leb(struct ehcur *c, unsigned *shift, uint8_t *last)
 {
 	uint64_t v = 0;
-	unsigned shift = 0;
 	uint8_t b;
 
+	*shift = 0;
 	do {
-		if (c->p >= c->end || shift > 63) {
+		if (c->p >= c->end || *shift > 63) {
 			c->ok = false;
+			*last = 0;
 			return 0;
 		}
 		b = *c->p++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
+		v |= (uint64_t)(b & 0x7f) << *shift;
+		*shift += 7;
 	} while (b & 0x80);
+	*last = b;
 	return v;
+}
+
+static uint64_t eh_uleb(struct ehcur *c)
+{
+	unsigned shift;
+	uint8_t last;
+
+	return eh_leb(c, &shift, &last);
 }
 
 static int64_t eh_sleb(struct ehcur *c)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
+	unsigned shift;
+	uint8_t last;
+	uint64_t v = eh_leb(c, &shift, &last);
 
-	do {
-		if (c->p >= c->end || shift > 63) {
-			c->ok = false;
-			return 0;
-		}
-		b = *c->p++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
+	if (shift < 64 && (last & 0x40))
 		v |= ~UINT64_C(0) << shift;
 	return (int64_t)v;
 }

@@ -19,6 +19,19 @@
 
 /* ---- input ---- */
 
+/* read() from the stream, retried on EINTR; 0 marks the end (seof). */
+static ssize_t stream_read(struct perfdata *pd, void *buf, size_t n)
+{
+	ssize_t got;
+
+	do
+		got = read(pd->fd, buf, n);
+	while (got < 0 && errno == EINTR);
+	if (got == 0)
+		pd->seof = true;
+	return got;
+}
+
 static int stream_fill(struct perfdata *pd, uint64_t off, size_t n)
 {
 	ssize_t got;
@@ -39,13 +52,8 @@ static int stream_fill(struct perfdata *pd, uint64_t off, size_t n)
 			size_t k = skip < pd->salloc ? (size_t)skip :
 				   pd->salloc;
 
-			got = read(pd->fd, pd->sbuf, k);
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got < 0)
+			if ((got = stream_read(pd, pd->sbuf, k)) < 0)
 				return -PM_EIO;
-			if (got == 0)
-				pd->seof = true;
 			skip -= (size_t)got;
 		}
 		if (skip) {
@@ -59,13 +67,9 @@ static int stream_fill(struct perfdata *pd, uint64_t off, size_t n)
 	if (rc)
 		return rc;
 	while (pd->slen < n && !pd->seof) {
-		got = read(pd->fd, pd->sbuf + pd->slen, pd->salloc - pd->slen);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
+		if ((got = stream_read(pd, pd->sbuf + pd->slen,
+				       pd->salloc - pd->slen)) < 0)
 			return -PM_EIO;
-		if (got == 0)
-			pd->seof = true;
 		pd->slen += (size_t)got;
 	}
 	return 0;
