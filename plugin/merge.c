@@ -43,6 +43,11 @@ static bool in_list(const char *name, const char *const *list)
 	return false;
 }
 
+bool merge_is_start_frame(const char *name)
+{
+	return in_list(name, start_frames);
+}
+
 size_t merge_stack(const struct frame *in, size_t n, int truncated,
 		   enum merge_mode mode, struct frame *out)
 {

@@ -23,6 +23,7 @@
 #ifndef PM_MERGE_H
 #define PM_MERGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "frame.h"
@@ -33,6 +34,10 @@ enum merge_mode { MERGE_DEFAULT, MERGE_ALL };
  * in: n frames, leaf first. out: room for n + 1 frames. Returns the number
  * of frames written to out, root first.
  */
+/* Whether a native symbol starts a process or thread (_start, clone3, ...):
+ * a user stack that reaches one is complete. */
+bool merge_is_start_frame(const char *name);
+
 size_t merge_stack(const struct frame *in, size_t n, int truncated,
 		   enum merge_mode mode, struct frame *out);
 

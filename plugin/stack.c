@@ -21,6 +21,7 @@
 
 #include "arena.h"
 #include "idmap.h"
+#include "merge.h"
 #include "jitdump.h"
 #include "pymap.h"
 #include "strtab.h"
@@ -54,26 +55,6 @@ struct stacker {
 	const char *warnings[MAX_WARNINGS + 1];
 	size_t nr_warnings;
 };
-
-/* Frames that start a process or thread: a user chain reaching one of
- * these is complete. Frame-pointer chains often run past them into
- * garbage (glibc has no frame pointers), so whatever lies rootward of the
- * outermost such frame is dropped. */
-static const char *const root_frames[] = {
-	"_start", "__libc_start_main", "__libc_start_main_impl",
-	"__libc_start_call_main", "start_thread", "clone", "clone3",
-	"__clone", "__clone3", "__GI___clone3", "__GI___clone", NULL
-};
-
-static bool is_root_frame(const char *name)
-{
-	const char *const *r;
-
-	for (r = root_frames; *r; r++)
-		if (strcmp(*r, name) == 0)
-			return true;
-	return false;
-}
 
 static void warn(struct stacker *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -447,7 +428,10 @@ static int push_user(struct stacker *st, struct stack_result *res,
 	return push_unknown(st, res, m ? m->path : NULL);
 }
 
-/* Classify how the user part (frames [from, res->nr)) ended. */
+/* Classify how the user part (frames [from, res->nr)) ended: complete when
+ * it reaches a process/thread start frame. Frame-pointer chains often run
+ * past those into garbage (glibc has no frame pointers), so whatever lies
+ * rootward of the outermost one is dropped. */
 static void finish_user(struct stacker *st, struct stack_result *res,
 			size_t from, bool cut)
 {
@@ -460,7 +444,7 @@ static void finish_user(struct stacker *st, struct stack_result *res,
 	for (i = res->nr; i-- > from;) {
 		if (res->frames[i].kind == FRAME_NATIVE ||
 		    res->frames[i].kind == FRAME_INTERP) {
-			if (is_root_frame(res->frames[i].name)) {
+			if (merge_is_start_frame(res->frames[i].name)) {
 				res->nr = i + 1;	/* drop what lies beyond */
 				res->end = STACK_END_ROOT;
 				return;
