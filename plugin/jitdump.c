@@ -537,34 +537,11 @@ struct pymap *jitdump_load(const char *path, bool force,
 {
 	struct jsrc s = { .fd = -1 };
 	struct pymap *m = NULL;
-	struct stat lst, fst;
+	struct stat fst;
 
-	if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-		pm_error_set(err, PM_EPERM,
-			     "%s: is a symbolic link, ignoring it", path);
+	s.fd = pymap_open_trusted(path, force, &fst, err);
+	if (s.fd < 0)
 		goto out;
-	}
-	s.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (s.fd < 0 || fstat(s.fd, &fst) < 0) {
-		pm_error_set(err, errno == ENOENT ? PM_ENOTFOUND :
-				  errno == EACCES ? PM_EPERM : PM_EIO,
-			     "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(fst.st_mode)) {
-		pm_error_set(err, PM_EUNSUPPORTED,
-			     "%s: not a regular file, ignoring it", path);
-		goto out;
-	}
-	/* CPython creates the dump with mode 0666 (less umask) under a
-	 * predictable name: trust it as perf trusts perf-PID.map, only when
-	 * owned by the effective user or root. */
-	if (!force && fst.st_uid != 0 && fst.st_uid != geteuid()) {
-		pm_error_set(err, PM_EPERM,
-			     "%s: not owned by current user or root, ignoring "
-			     "it (use --force to override)", path);
-		goto out;
-	}
 	s.buf = malloc(JIT_READ_BUF);
 	if (!s.buf) {
 		pm_error_set(err, PM_ENOMEM, "%s: out of memory", path);

@@ -486,6 +486,41 @@ struct pymap *pymap_parse(const char *text, size_t len)
 	return m;
 }
 
+int pymap_open_trusted(const char *path, bool force, struct stat *st,
+		       struct pm_error *err)
+{
+	int fd;
+
+	if (lstat(path, st) == 0 && S_ISLNK(st->st_mode))
+		return pm_error_set(err, PM_EPERM, "%s: is a symbolic link, "
+				    "ignoring it", path);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, st) < 0) {
+		int rc = pm_error_set(err, errno == ENOENT ? PM_ENOTFOUND :
+				      errno == EACCES ? PM_EPERM : PM_EIO,
+				      "%s: %s", path, strerror(errno));
+
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return pm_error_set(err, PM_EUNSUPPORTED, "%s: not a regular "
+				    "file, ignoring it", path);
+	}
+	/* perf (util/symbol.c dso__load) trusts /tmp/perf-PID.map only when
+	 * owned by the effective user or root: anyone can create that name
+	 * (and CPython makes jit-PID.dump mode 0666). */
+	if (!force && st->st_uid != 0 && st->st_uid != geteuid()) {
+		close(fd);
+		return pm_error_set(err, PM_EPERM, "%s: not owned by current "
+				    "user or root, ignoring it (use --force to "
+				    "override)", path);
+	}
+	return fd;
+}
+
 /* Read a map-like file we may trust: no symlink, a regular file owned by
  * the effective user or root (unless force), under the size cap. Returns
  * a malloc'd buffer (caller frees) and its length, or NULL with err set. */
@@ -499,31 +534,9 @@ static char *read_trusted(const char *path, bool force, size_t *len,
 	ssize_t r;
 	int fd = -1;
 
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		pm_error_set(err, PM_EPERM,
-			     "%s: is a symbolic link, ignoring it", path);
+	fd = pymap_open_trusted(path, force, &st, err);
+	if (fd < 0)
 		goto out;
-	}
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		pm_error_set(err, errno == ENOENT ? PM_ENOTFOUND :
-				  errno == EACCES ? PM_EPERM : PM_EIO,
-			     "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		pm_error_set(err, PM_EUNSUPPORTED,
-			     "%s: not a regular file, ignoring it", path);
-		goto out;
-	}
-	/* perf (util/symbol.c dso__load) trusts /tmp/perf-PID.map only when
-	 * owned by the effective user or root: anyone can create that name. */
-	if (!force && st.st_uid != 0 && st.st_uid != geteuid()) {
-		pm_error_set(err, PM_EPERM,
-			     "%s: not owned by current user or root, ignoring "
-			     "it (use --force to override)", path);
-		goto out;
-	}
 	if ((uint64_t)st.st_size > PYMAP_MAX_FILE) {
 		pm_error_set(err, PM_ELIMIT, "%s: %lld bytes, over the %u MiB "
 			     "limit for perf map files", path,

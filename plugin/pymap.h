@@ -33,6 +33,13 @@ struct pymap_entry {
 
 struct pymap;
 
+/* Open a map-like file (perf map, jitdump, .lines) under the trust rule
+ * above: no symlink, a regular file, owned by the effective user or root
+ * unless force. Returns the fd (caller closes; *st filled) or -PM_E*. */
+struct stat;
+int pymap_open_trusted(const char *path, bool force, struct stat *st,
+		       struct pm_error *err);
+
 /* Parse a map file. Malformed lines are skipped and counted. Later entries
  * for the same address replace earlier ones (a recompiled code object). */
 struct pymap *pymap_load(const char *path, bool force, struct pm_error *err);

@@ -196,14 +196,6 @@ static const struct pymap *pymap_for(struct stacker *st, uint32_t pid)
 			slot->refused = true;
 			break;
 		}
-		if (!slot->map)
-			continue;
-		/* definition lines from `pyperf-maps lines`, when present */
-		snprintf(path, sizeof(path), "%s/perf-%u.lines",
-			 st->opts.maps_dirs[i], pid);
-		if (pymap_apply_lines(slot->map, path, st->opts.force,
-				      &err) < 0 && err.code != -PM_ENOTFOUND)
-			warn(st, "%s", err.msg);
 	}
 	/* -X perf_jit (CPython 3.13+) writes jit-PID.dump instead; a process
 	 * can have both (perf_jit switched on at run time): merge them */
@@ -233,6 +225,19 @@ static const struct pymap *pymap_for(struct stacker *st, uint32_t pid)
 			slot->map = both;
 		}
 		break;
+	}
+	/* definition lines from `pyperf-maps lines`, applied to the final map
+	 * (a perf map, a jitdump, or both merged) */
+	for (i = 0; slot->map && st->opts.maps_dirs[i]; i++) {
+		snprintf(path, sizeof(path), "%s/perf-%u.lines",
+			 st->opts.maps_dirs[i], pid);
+		if (pymap_apply_lines(slot->map, path, st->opts.force,
+				      &err) >= 0)
+			break;
+		if (err.code != -PM_ENOTFOUND) {
+			warn(st, "%s", err.msg);
+			break;
+		}
 	}
 	return slot->map;
 }

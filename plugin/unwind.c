@@ -68,7 +68,6 @@ struct mslot {
 	struct cfi_bin *cfi;
 	uint64_t bias;			/* vaddr = addr - bias */
 	bool resolved;
-	bool file;			/* map_is_file() */
 };
 
 /* Per-process state in proc->priv; valid for maps_gen. */
@@ -236,16 +235,21 @@ static struct uproc *uproc_get(struct proc *p)
 	if (up->maps_gen != p->maps_gen) {
 		uint64_t fp = code_fingerprint(p);
 
+		/* Data maps (heap, arenas) change all the time under
+		 * --call-graph dwarf; the trampoline template and the
+		 * machine only change with the executable maps (exec frees
+		 * this state altogether). Map slots are indexed by map
+		 * position, so they go on every change. */
 		if (fp != up->code_fp) {
 			up->code_fp = fp;
 			up->code_since = p->maps_gen;
+			up->tramp_searched = false;
+			up->tramp = NULL;
+			up->machine = 0;
 		}
 		if (up->mslots)
 			memset(up->mslots, 0,
 			       up->mslots_alloc * sizeof(*up->mslots));
-		up->tramp_searched = false;
-		up->tramp = NULL;
-		up->machine = 0;
 		up->maps_gen = p->maps_gen;
 	}
 	return up;
@@ -269,8 +273,7 @@ static struct mslot *map_slot(struct uctx *x, struct map *m)
 	if (ms->resolved)
 		return ms;
 	ms->resolved = true;
-	ms->file = map_is_file(m);
-	if (ms->file) {
+	if (map_is_file(m)) {
 		if (!m->dso)
 			m->dso = symbols_dso(x->u->syms, m->path,
 					     m->build_id_size ? m->build_id
@@ -674,7 +677,7 @@ static int step(struct uctx *x, bool frame0, bool after_signal,
 	const struct cfi_rule *r;
 
 	*signal = false;
-	if (ms ? ms->file : m && map_is_file(m)) {
+	if (m && map_is_file(m)) {
 		if (ms && ms->cfi && cfi_bin_machine(ms->cfi) == x->machine) {
 			r = cfi_bin_rule(ms->cfi, x->nregs, look - ms->bias,
 					 &tmp);
