@@ -1,5 +1,15 @@
-/* frame.c - names of frame kinds (frame.h). */
+/* frame.c - frame kinds and symbol lists (frame.h). */
 #include "frame.h"
+
+#include <string.h>
+
+bool frame_name_in(const char *name, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(name, *list) == 0)
+			return true;
+	return false;
+}
 
 const char *frame_kind_name(enum frame_kind k)
 {

@@ -26,6 +26,10 @@ struct frame {
 	enum frame_kind kind;
 };
 
+/* Whether name is one of list (NULL-terminated): the symbol lists that
+ * give CPython's and glibc's frames a meaning (merge.c, offcpu.c). */
+bool frame_name_in(const char *name, const char *const *list);
+
 /* Name of a kind: "python", "native", "interp", "kernel", "runtime". */
 const char *frame_kind_name(enum frame_kind k);
 

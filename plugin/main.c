@@ -316,7 +316,8 @@ static int handle_sample(struct run *r, const struct pd_event *ev)
 			 sizeof(*r->merged), 1u << 17);
 	if (err)
 		return err;
-	n = merge_stack(r->res.frames, r->res.nr, r->res.truncated,
+	n = merge_stack(r->res.frames, r->res.nr,
+			r->res.end == STACK_END_TRUNCATED,
 			r->o->merge, r->merged);
 	err = profile_add(es->profile, r->merged, n, 1);
 	if (!err)
@@ -329,7 +330,7 @@ static int handle_sample(struct run *r, const struct pd_event *ev)
 		if (r->res.end == STACK_END_ROOT)
 			es->python_complete++;
 	}
-	if (r->res.truncated)
+	if (r->res.end == STACK_END_TRUNCATED)
 		es->truncated++;
 	if (r->res.end == STACK_END_NO_USER)
 		es->no_user++;

@@ -35,17 +35,9 @@ static const char *const gc_frames[] = {
 	"gc_collect_internal", NULL
 };
 
-static bool in_list(const char *name, const char *const *list)
-{
-	for (; *list; list++)
-		if (strcmp(name, *list) == 0)
-			return true;
-	return false;
-}
-
 bool merge_is_start_frame(const char *name)
 {
-	return in_list(name, start_frames);
+	return frame_name_in(name, start_frames);
 }
 
 size_t merge_stack(const struct frame *in, size_t n, int truncated,
@@ -79,7 +71,7 @@ size_t merge_stack(const struct frame *in, size_t n, int truncated,
 		if (f->kind == FRAME_INTERP)
 			continue;
 		if (i > outermost_py && f->kind == FRAME_NATIVE &&
-		    in_list(f->name, start_frames))
+		    frame_name_in(f->name, start_frames))
 			continue;
 		out[nout++] = *f;
 	}
@@ -87,12 +79,12 @@ size_t merge_stack(const struct frame *in, size_t n, int truncated,
 	 * Python frame, keep the rest. in[innermost_py - 1] is its callee. */
 	leaf_start = innermost_py;
 	while (leaf_start > 0 && in[leaf_start - 1].kind == FRAME_INTERP &&
-	       in_list(in[leaf_start - 1].name, eval_frames))
+	       frame_name_in(in[leaf_start - 1].name, eval_frames))
 		leaf_start--;
 	/* Cyclic GC under this function: "[gc]" in place of the collector's
 	 * entry point, interpreter frames between the two elided. */
 	for (i = leaf_start; i-- > 0;) {
-		if (in[i].kind == FRAME_INTERP && in_list(in[i].name, gc_frames))
+		if (in[i].kind == FRAME_INTERP && frame_name_in(in[i].name, gc_frames))
 			break;
 	}
 	if (i != (size_t)-1) {

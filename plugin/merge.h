@@ -30,13 +30,14 @@
 
 enum merge_mode { MERGE_DEFAULT, MERGE_ALL };
 
+/* Whether a native symbol starts a process or thread (_start, clone3, ...):
+ * a user stack that reaches one is complete. */
+bool merge_is_start_frame(const char *name);
+
 /*
  * in: n frames, leaf first. out: room for n + 1 frames. Returns the number
  * of frames written to out, root first.
  */
-/* Whether a native symbol starts a process or thread (_start, clone3, ...):
- * a user stack that reaches one is complete. */
-bool merge_is_start_frame(const char *name);
 
 size_t merge_stack(const struct frame *in, size_t n, int truncated,
 		   enum merge_mode mode, struct frame *out);

@@ -119,14 +119,6 @@ struct profile *offcpu_profile(const struct offcpu *o, const char *name)
 	return NULL;
 }
 
-static bool in_list(const char *name, const char *const *list)
-{
-	for (; *list; list++)
-		if (!strcmp(name, *list))
-			return true;
-	return false;
-}
-
 bool offcpu_is_gil_wait(const struct frame *f, size_t n)
 {
 	size_t i;
@@ -134,9 +126,9 @@ bool offcpu_is_gil_wait(const struct frame *f, size_t n)
 	for (i = 0; i < n; i++) {
 		if (f[i].kind != FRAME_INTERP || !f[i].name)
 			continue;
-		if (in_list(f[i].name, gil_frames))
+		if (frame_name_in(f[i].name, gil_frames))
 			return true;
-		if (!in_list(f[i].name, lock_frames))
+		if (!frame_name_in(f[i].name, lock_frames))
 			return false;
 	}
 	return false;

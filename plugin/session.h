@@ -34,6 +34,8 @@ struct map {
 	uint64_t time;			/* when it was mapped */
 	struct dso *dso;		/* filled lazily by stack.c, owned by
 					   struct symbols */
+	uint8_t interp;			/* stack.c: 0 not known yet, 1 no,
+					   2 the DSO is CPython's interpreter */
 };
 
 struct proc {

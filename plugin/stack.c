@@ -21,8 +21,8 @@
 
 #include "arena.h"
 #include "idmap.h"
-#include "merge.h"
 #include "jitdump.h"
+#include "merge.h"
 #include "pymap.h"
 #include "strtab.h"
 #include "unwind.h"
@@ -47,11 +47,8 @@ struct stacker {
 	struct idmap pymap_ids;		/* pid -> index in pymaps */
 	struct pymap_slot *pymaps;
 	size_t nr_pymaps, pymaps_alloc;
-	struct idmap dso_ids;		/* dso pointer -> index in interp */
-	bool *interp;			/* per dso: defines the eval loop */
-	size_t nr_interp, interp_alloc;
 	struct sym_frame symbuf[16];
-	struct { uint64_t ip; const char *name; bool known; } kcache[4096];
+	struct { uint64_t ip; const char *name; } kcache[4096];
 	const char *warnings[MAX_WARNINGS + 1];
 	size_t nr_warnings;
 };
@@ -115,8 +112,6 @@ void stacker_free(struct stacker *st)
 		pymap_free(st->pymaps[i].map);
 	free(st->pymaps);
 	idmap_release(&st->pymap_ids);
-	free(st->interp);
-	idmap_release(&st->dso_ids);
 	unwind_result_release(&st->ur);
 	unwinder_free(st->unwinder);
 	strtab_free(st->strings);
@@ -291,23 +286,16 @@ static void warn_no_map(struct stacker *st, struct proc *p)
 
 /* ---- dso classification ---- */
 
-static bool dso_is_interp(struct stacker *st, struct dso *d)
+/* Whether the map's DSO is CPython's interpreter (defines the eval loop);
+ * worked out once per map. */
+static bool map_is_interp(struct map *m)
 {
 	uint64_t a, sz;
-	bool added;
-	long k;
 
-	if (grow_array((void **)&st->interp, &st->interp_alloc,
-		       st->nr_interp + 1, sizeof(*st->interp), 1u << 22))
-		return false;
-	k = idmap_get(&st->dso_ids, (uintptr_t)d, (uint32_t)st->nr_interp,
-		      &added);
-	if (k < 0)
-		return false;
-	if (added)
-		st->interp[st->nr_interp++] =
-			dso_symbol_addr(d, "_PyEval_EvalFrameDefault", &a, &sz);
-	return st->interp[k];
+	if (!m->interp)
+		m->interp = dso_symbol_addr(m->dso, "_PyEval_EvalFrameDefault",
+					    &a, &sz) ? 2 : 1;
+	return m->interp == 2;
 }
 
 /* ---- frames ---- */
@@ -349,10 +337,7 @@ static int push_kernel(struct stacker *st, struct stack_result *res,
 			return -PM_ENOMEM;
 		st->kcache[slot].ip = ip;
 		st->kcache[slot].name = name;
-		st->kcache[slot].known = sym != NULL;
 	}
-	if (!st->kcache[slot].known)
-		res->unknown_frames++;
 	return push(res, st->kcache[slot].name, "[kernel.kallsyms]",
 		    FRAME_KERNEL);
 }
@@ -367,7 +352,6 @@ static int push_unknown(struct stacker *st, struct stack_result *res,
 	char buf[300];
 
 	base = base ? base + 1 : where;
-	res->unknown_frames++;
 	if (!base || !*base)
 		return push(res, FRAME_UNKNOWN, "", FRAME_NATIVE);
 	snprintf(buf, sizeof(buf), "[unknown in %s]", base);
@@ -397,7 +381,7 @@ static int push_user(struct stacker *st, struct stack_result *res,
 				return -PM_ENOMEM;
 		}
 		dname = dso_name(m->dso);
-		interp = dso_is_interp(st, m->dso);
+		interp = map_is_interp(m);
 		n = dso_lookup(m->dso, look - m->start + m->pgoff, st->symbuf,
 			       sizeof(st->symbuf) / sizeof(st->symbuf[0]));
 		if (n <= 0 || !st->symbuf[n - 1].name)
@@ -437,8 +421,7 @@ static int push_user(struct stacker *st, struct stack_result *res,
  * it reaches a process/thread start frame. Frame-pointer chains often run
  * past those into garbage (glibc has no frame pointers), so whatever lies
  * rootward of the outermost one is dropped. */
-static void finish_user(struct stacker *st, struct stack_result *res,
-			size_t from, bool cut)
+static void finish_user(struct stack_result *res, size_t from, bool cut)
 {
 	size_t i;
 
@@ -456,9 +439,7 @@ static void finish_user(struct stacker *st, struct stack_result *res,
 			}
 		}
 	}
-	(void)st;
 	res->end = STACK_END_TRUNCATED;
-	res->truncated = true;
 	if (!cut && res->frames[res->nr - 1].kind == FRAME_INTERP) {
 		res->interp_break = true;
 		res->break_dso = res->frames[res->nr - 1].dso;
@@ -479,11 +460,10 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 
 	res->nr = 0;
 	res->end = STACK_END_UNKNOWN;
-	res->truncated = res->has_python = res->interp_break = false;
+	res->has_python = res->interp_break = false;
 	res->unwound = res->stitched = false;
 	res->dropped = 0;
 	res->break_dso = NULL;
-	res->unknown_frames = 0;
 
 	t = session_thread(st->sess, ev->sid.pid, ev->sid.tid);
 	if (!t)
@@ -519,7 +499,7 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 			size_t cap = attr->sample_max_stack ?
 				     attr->sample_max_stack : 127;
 
-			finish_user(st, res, user_from,
+			finish_user(res, user_from,
 				    s->nr_callchain >= cap);
 		}
 	} else if (attr && (attr->sample_type & PD_S_IP)) {
@@ -571,7 +551,7 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 		res->unwound = true;
 		res->stitched = st->ur.stitched;
 		if (st->ur.nr) {
-			finish_user(st, res, user_from, st->ur.truncated);
+			finish_user(res, user_from, st->ur.truncated);
 			/* The unwinder ending without truncation means the
 			 * return address was undefined: the CFI says this is
 			 * the outermost frame (ld.so's _start has no symbol
@@ -580,7 +560,6 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 			    res->end == STACK_END_TRUNCATED &&
 			    !res->interp_break) {
 				res->end = STACK_END_ROOT;
-				res->truncated = false;
 			}
 		}
 	} else if (!any_user && res->nr) {
@@ -589,7 +568,6 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 out:
 	if (res->dropped) {
 		res->end = STACK_END_TRUNCATED;
-		res->truncated = true;
 	}
 	for (i = 0; i < res->nr; i++)
 		if (res->frames[i].kind == FRAME_PYTHON)

@@ -43,7 +43,6 @@ struct stack_result {
 	struct frame *frames;		/* leaf first */
 	size_t nr, alloc;
 	enum stack_end end;
-	bool truncated;			/* end == STACK_END_TRUNCATED */
 	bool has_python;
 	bool interp_break;		/* user chain ended inside the
 					   interpreter without reaching a root:
@@ -52,7 +51,6 @@ struct stack_result {
 	bool unwound;			/* user part came from DWARF unwinding */
 	bool stitched;			/* ... completed from an earlier sample
 					   of the thread (unwind.h) */
-	unsigned unknown_frames;	/* "[unknown]" frames produced */
 	unsigned dropped;		/* rootward frames over the frame cap */
 };
 
