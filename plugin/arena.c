@@ -18,7 +18,6 @@ struct chunk {
 
 struct arena {
 	struct chunk *head;
-	size_t used;
 };
 
 struct arena *arena_new(void)
@@ -69,7 +68,6 @@ void *arena_alloc(struct arena *a, size_t size)
 	}
 	p = c->data + c->used;
 	c->used += need;
-	a->used += size;
 	return p;
 }
 
@@ -97,11 +95,6 @@ char *arena_strndup(struct arena *a, const char *s, size_t n)
 char *arena_strdup(struct arena *a, const char *s)
 {
 	return arena_strndup(a, s, SIZE_MAX);
-}
-
-size_t arena_used(const struct arena *a)
-{
-	return a->used;
 }
 
 int grow_array(void **ptr, size_t *alloc, size_t need, size_t elem, size_t cap)

@@ -19,7 +19,6 @@ void *arena_alloc(struct arena *a, size_t size);	/* NULL on OOM */
 void *arena_zalloc(struct arena *a, size_t size);	/* zero-filled */
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n); /* stops at NUL */
-size_t arena_used(const struct arena *a);		/* bytes handed out */
 
 /*
  * Grow *ptr (an array of elem-sized items with *alloc slots) so it holds at

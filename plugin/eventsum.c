@@ -348,23 +348,6 @@ bool eventsum_profile_known(const char *name)
 	return false;
 }
 
-const char *eventsum_profile_names(void)
-{
-	return "offcpu gil-wait mmap-bytes munmap-bytes rss-bytes "
-	       "page-alloc-bytes gc";
-}
-
-bool eventsum_any(const struct eventsum *es)
-{
-	return faults_any(es->faults) || memevents_any(es->mem) ||
-	       offcpu_any(es->off) || es->gc_samples;
-}
-
-const char *eventsum_warning(const struct eventsum *es)
-{
-	return es->warning[0] ? es->warning : NULL;
-}
-
 /* Self weight of the Python frame named `name` in the CPU profile. */
 static uint64_t cpu_self_of(const struct eventsum *es, const char *name)
 {

@@ -53,14 +53,6 @@ struct profile *eventsum_profile(const struct eventsum *es, const char *name,
 				 const char **unit);
 /* Whether name is one of those (before any sample was seen). */
 bool eventsum_profile_known(const char *name);
-/* The names, space-separated, for messages. */
-const char *eventsum_profile_names(void);
-
-/* Whether there is anything to report beyond the CPU summary. */
-bool eventsum_any(const struct eventsum *es);
-
-/* Problem with the tracing data (tracepoints then not decoded), or NULL. */
-const char *eventsum_warning(const struct eventsum *es);
 
 /* Text sections (after the CPU summary). top: rows per table, 0 = 15.
  * 0 or -PM_EIO. */

@@ -145,14 +145,6 @@ struct count *counts_sorted(const struct counts *c)
 	return out;
 }
 
-const struct frame *stack_innermost_python(const struct frame *s, size_t n)
-{
-	while (n-- > 0)
-		if (s[n].kind == FRAME_PYTHON)
-			return &s[n];
-	return NULL;
-}
-
 void fmt_count(char *buf, size_t len, uint64_t v)
 {
 	snprintf(buf, len, "%llu", (unsigned long long)v);

@@ -57,9 +57,6 @@ void counts_release(struct counts *c);
 /* Entries sorted by v descending (ties by name); caller frees. */
 struct count *counts_sorted(const struct counts *c);
 
-/* Innermost Python frame of a root-first stack, or NULL. */
-const struct frame *stack_innermost_python(const struct frame *s, size_t n);
-
 /* "Top Python functions" table of profile p: self (innermost Python frame)
  * and total per Python function, with percentages of `whole` (0 = the
  * profile total). fmt_value prints one value in its unit into buf. */

@@ -228,11 +228,6 @@ struct thread *session_thread(struct session *s, uint32_t pid, uint32_t tid)
 	return thread_set(s, tid, p);
 }
 
-struct proc *session_proc_at(struct session *s, size_t i)
-{
-	return i < s->nr_procs ? s->procs[i] : NULL;
-}
-
 /* ---- maps ---- */
 
 static size_t map_search(const struct proc *p, uint64_t addr)
@@ -284,12 +279,6 @@ static bool path_is_file(const char *path)
 struct map *session_find_kernel_map(struct session *s, uint64_t addr)
 {
 	return proc_find_map(&s->kernel, addr);
-}
-
-const struct map *session_kernel_maps(const struct session *s, size_t *nr)
-{
-	*nr = s->kernel.nr_maps;
-	return s->kernel.maps;
 }
 
 /* Insert m into p, cutting overlapped parts of existing maps. */

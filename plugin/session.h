@@ -96,12 +96,4 @@ static inline bool map_is_file(const struct map *m)
 struct map *proc_find_map(struct proc *p, uint64_t addr);
 struct map *session_find_kernel_map(struct session *s, uint64_t addr);
 
-/* The kernel map list (for kernel symbolization): [kernel.kallsyms]_text
- * and module maps, sorted. */
-const struct map *session_kernel_maps(const struct session *s, size_t *nr);
-
-/* Iterate processes (for summaries): returns the i-th live or dead proc,
- * NULL past the end. */
-struct proc *session_proc_at(struct session *s, size_t i);
-
 #endif

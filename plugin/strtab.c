@@ -110,7 +110,3 @@ const char *strtab_intern(struct strtab *t, const char *s)
 	return strtab_intern_n(t, s, SIZE_MAX);
 }
 
-size_t strtab_count(const struct strtab *t)
-{
-	return t->used;
-}

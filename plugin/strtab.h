@@ -18,6 +18,4 @@ void strtab_free(struct strtab *t);		/* NULL accepted */
 const char *strtab_intern(struct strtab *t, const char *s);
 const char *strtab_intern_n(struct strtab *t, const char *s, size_t n);
 
-size_t strtab_count(const struct strtab *t);
-
 #endif

@@ -336,11 +336,6 @@ struct tep_handle *tracedata_tep(struct tracedata *td)
 	return td->tep;
 }
 
-size_t tracedata_nr_events(const struct tracedata *td)
-{
-	return td->nr_events;
-}
-
 size_t tracedata_nr_failed(const struct tracedata *td)
 {
 	return td->nr_failed;

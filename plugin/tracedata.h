@@ -47,7 +47,6 @@ struct tracedata *tracedata_parse(const uint8_t *buf, size_t len,
 void tracedata_free(struct tracedata *td);	/* NULL accepted */
 
 struct tep_handle *tracedata_tep(struct tracedata *td);
-size_t tracedata_nr_events(const struct tracedata *td);
 size_t tracedata_nr_failed(const struct tracedata *td); /* formats skipped */
 uint32_t tracedata_page_size(const struct tracedata *td);	/* 0 if absurd */
 
