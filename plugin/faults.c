@@ -131,15 +131,16 @@ static enum mk classify(const struct es_ctx *c, const struct es_sample *s,
 	}
 	if (m->kernel)
 		return MK_KERNEL;
-	if (!m->path || !m->path[0] || !strncmp(m->path, "//anon", 6) ||
-	    !strncmp(m->path, "[anon", 5) || !strncmp(m->path, "/dev/zero", 9))
-		return MK_ANON;
-	if (!strcmp(m->path, "[heap]"))
+	if (m->path && !strcmp(m->path, "[heap]"))
 		return MK_HEAP;
-	if (!strncmp(m->path, "[stack", 6))
+	if (m->path && !strncmp(m->path, "[stack", 6))
 		return MK_STACK;
-	if (m->path[0] == '[')
+	if (m->path && m->path[0] == '[' && strncmp(m->path, "[anon", 5))
 		return MK_SPECIAL;
+	/* what is not a file (session.c's map_is_file: //anon, memfd, SYSV
+	 * shm, /dev/zero, hugepages, [anon:...]) is anonymous memory */
+	if (!map_is_file(m))
+		return MK_ANON;
 	snprintf(buf, sizeof(buf), "%s: %s", m->exec ? "code" : "file",
 		 base_name(m->path));
 	*file = strtab_intern(c->names, buf);
