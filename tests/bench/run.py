@@ -95,7 +95,7 @@ def bench_fp():
 def bench_dwarf():
     os.makedirs(DIR, exist_ok=True)
     data = os.path.join(DIR, "dwarf-30k.data")
-    py = os.path.join(it.PYENV, "3.12.1", "bin", "python3.12")
+    py = it.dwarf_python(it.PY312)
     if not os.path.exists(data) or samples(data) < 30000:
         it.record(DIR, "dwarf-30k.data", [py, "-X", "perf", it.CALLTREE, "30"],
                   ["--call-graph", "dwarf,65528", "-F", "2000", "-m", "4096"])

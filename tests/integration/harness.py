@@ -86,3 +86,21 @@ def fp_python():
             raise AssertionError("scripts/build-fp-python failed:\n" + p.stderr[-3000:])
         _fp_python = p.stdout.strip().splitlines()[-1]
     return _fp_python
+
+
+def need(path):
+    """path, or Skip when this machine does not have it."""
+    if not os.path.exists(path):
+        raise Skip("no %s" % path)
+    return path
+
+
+def dwarf_python(path):
+    """An interpreter to record with --call-graph dwarf: path (pyenv's, built
+    without frame pointers) when this machine has it, else the frame-pointer
+    CPython 3.13 that `make check` builds -- DWARF unwinding through its
+    trampolines works the same, so the test still runs on a new machine."""
+    if os.path.exists(path):
+        return path
+    print("    (no %s: using %s)" % (path, fp_python()))
+    return fp_python()

@@ -17,7 +17,7 @@ import tarfile
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BIN, HERE, PY312, PY313, ROOT, Skip, Suite,  # noqa: E402,F401
-                     fp_python, run)
+                     fp_python, need, run)
 
 SCRIPTS = os.path.join(ROOT, "scripts")
 RECORD = os.path.join(SCRIPTS, "pyperf-record")
@@ -28,12 +28,6 @@ import pyperf_perfdata  # noqa: E402
 
 suite = Suite("record")
 test = suite.test
-
-
-def need(path):
-    if not os.path.exists(path):
-        raise Skip("no %s" % path)
-    return path
 
 
 def need_perf():

@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BIN, HERE, PY312, PY313, PYENV, Skip, Suite,  # noqa: E402,F401
-                     fp_python, run)
+from harness import (BIN, HERE, PY312, PY313, Skip, Suite,  # noqa: E402,F401
+                     dwarf_python, fp_python, run)
 
 CALLTREE = os.path.join(HERE, "calltree.py")
 suite = Suite("integration")
@@ -172,10 +172,7 @@ def filters_and_event_selection(tmp):
 
 # ---- DWARF unwinding (issue 3) ----
 
-def pyenv_python(path):
-    if not os.path.exists(path):
-        raise Skip("no %s" % path)
-    return path
+pyenv_python = dwarf_python   # the name the suites use
 
 
 def python_chain(frames, script):

@@ -12,18 +12,13 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, HERE, PY312, PY313, Skip, Suite, run  # noqa: E402
+from harness import BIN, HERE, PY312, PY313, Suite, run  # noqa: E402
+from harness import dwarf_python as pyenv_python  # noqa: E402
 from run import folded, pyname, record  # noqa: E402
 
 DESCEND = os.path.join(HERE, "descend.py")
 suite = Suite("stitch")
 test = suite.test
-
-
-def pyenv_python(path):
-    if not os.path.exists(path):
-        raise Skip("no %s" % path)
-    return path
 
 
 def stitched_count(data):
