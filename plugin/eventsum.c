@@ -78,7 +78,9 @@ struct eventsum {
 	struct offcpu *off;
 	long cpu_idx;			/* attr of the CPU event, -1 */
 	uint64_t cpu_samples, gc_samples, mismatched;
-	struct profile *p_cpu, *p_gc;
+	struct profile *p_gc;
+	const struct profile *const *attr_prof;	/* main's, per attr */
+	size_t nr_attr_prof;
 	uint64_t t0;
 	bool have_t0;
 };
@@ -97,10 +99,9 @@ struct eventsum *eventsum_new(struct perfdata *pd, struct session *sess,
 	es->faults = faults_new();
 	es->mem = memevents_new();
 	es->off = offcpu_new();
-	es->p_cpu = profile_new();
 	es->p_gc = profile_new();
 	if (!es->ctx.names || !es->faults || !es->mem || !es->off ||
-	    !es->p_cpu || !es->p_gc)
+	    !es->p_gc)
 		goto oom;
 	return es;
 oom:
@@ -116,7 +117,6 @@ void eventsum_free(struct eventsum *es)
 	faults_free(es->faults);
 	memevents_free(es->mem);
 	offcpu_free(es->off);
-	profile_free(es->p_cpu);
 	profile_free(es->p_gc);
 	tracedata_free(es->ctx.td);
 	strtab_free(es->ctx.names);
@@ -233,8 +233,8 @@ static int cpu_sample(struct eventsum *es, const struct es_sample *s)
 	if ((long)s->ak->idx != es->cpu_idx)
 		return 0;
 	es->cpu_samples++;
-	err = profile_add(es->p_cpu, s->stack, s->n, 1);
-	if (!err && has_gc(s->stack, s->n)) {
+	err = 0;
+	if (has_gc(s->stack, s->n)) {
 		es->gc_samples++;
 		err = profile_add(es->p_gc, s->stack, s->n, 1);
 	}
@@ -349,15 +349,32 @@ bool eventsum_profile_known(const char *name)
 }
 
 /* Self weight of the Python frame named `name` in the CPU profile. */
+void eventsum_set_attr_profiles(struct eventsum *es,
+				const struct profile *const *per_attr, size_t n)
+{
+	es->attr_prof = per_attr;
+	es->nr_attr_prof = n;
+}
+
+/* The CPU event's profile, built by the caller (eventsum_set_attr_profiles)
+ * from the same merged stacks: not built a second time here. */
+static const struct profile *cpu_profile(const struct eventsum *es)
+{
+	if (es->cpu_idx < 0 || (size_t)es->cpu_idx >= es->nr_attr_prof)
+		return NULL;
+	return es->attr_prof[es->cpu_idx];
+}
+
 static uint64_t cpu_self_of(const struct eventsum *es, const char *name)
 {
-	size_t i, n = profile_nr_frames(es->p_cpu);
+	const struct profile *p = cpu_profile(es);
+	size_t i, n = p ? profile_nr_frames(p) : 0;
 
 	for (i = 0; i < n; i++) {
-		const struct frame *f = profile_frame(es->p_cpu, (uint32_t)i);
+		const struct frame *f = profile_frame(p, (uint32_t)i);
 
 		if (f->kind == FRAME_PYTHON && !strcmp(f->name, name))
-			return profile_frame_stat(es->p_cpu, (uint32_t)i)->py_self;
+			return profile_frame_stat(p, (uint32_t)i)->py_self;
 	}
 	return 0;
 }

@@ -54,6 +54,11 @@ struct profile *eventsum_profile(const struct eventsum *es, const char *name,
 /* Whether name is one of those (before any sample was seen). */
 bool eventsum_profile_known(const char *name);
 
+/* The caller's per-attr profiles (indexed like the attrs; the CPU event's
+ * gives the GC share per function). Borrowed until eventsum_free(). */
+void eventsum_set_attr_profiles(struct eventsum *es,
+				const struct profile *const *per_attr, size_t n);
+
 /* Text sections (after the CPU summary). top: rows per table, 0 = 15.
  * 0 or -PM_EIO. */
 int eventsum_write_text(const struct eventsum *es, FILE *f, unsigned top);

@@ -290,6 +290,7 @@ struct run {
 	struct archive *archive;	/* --archive, extracted */
 	bool stage_error;		/* process_all stopped on a limit, not
 					   on damaged input */
+	const struct profile **profs;	/* ev[i].profile, for eventsum */
 };
 
 static int handle_sample(struct run *r, const struct pd_event *ev)
@@ -720,6 +721,11 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
+	r.profs = calloc(r.nr_ev, sizeof(*r.profs));
+	if (!r.profs) {
+		status = 1;
+		goto out;
+	}
 	for (i = 0; i < r.nr_ev; i++) {
 		r.ev[i].name = perfdata_attr(r.pd, i)->name;
 		r.ev[i].profile = profile_new();
@@ -727,7 +733,9 @@ int main(int argc, char **argv)
 			status = 1;
 			goto out;
 		}
+		r.profs[i] = r.ev[i].profile;
 	}
+	eventsum_set_attr_profiles(r.evsum, r.profs, r.nr_ev);
 	if (o.event && !pick_event(&r) && !eventsum_profile_known(o.event)) {
 		fprintf(stderr, "pyperf-merge: %s: no event named '%s'; the "
 			"recording has:", o.input, o.event);
@@ -757,6 +765,7 @@ out:
 	for (i = 0; r.ev && i < r.nr_ev; i++)
 		profile_free(r.ev[i].profile);
 	free(r.ev);
+	free(r.profs);
 	free(r.merged);
 	stack_result_release(&r.res);
 	session_free(r.sess);
