@@ -694,6 +694,17 @@ const struct pymap_entry *pymap_lookup(const struct pymap *m, uint64_t addr)
 	return addr - e->start < e->size ? e : NULL;
 }
 
+const struct pymap_entry *pymap_lookup_list(const struct pymap *const *maps,
+					    uint64_t addr)
+{
+	const struct pymap_entry *e;
+
+	for (; maps && *maps; maps++)
+		if ((e = pymap_lookup(*maps, addr)))
+			return e;
+	return NULL;
+}
+
 size_t pymap_count(const struct pymap *m)
 {
 	return m->n;

@@ -59,6 +59,13 @@ int pymap_apply_lines(struct pymap *m, const char *path, bool force,
 /* Entry containing addr, or NULL. O(log n). */
 const struct pymap_entry *pymap_lookup(const struct pymap *m, uint64_t addr);
 
+/* Entry containing addr in the first of maps (NULL-terminated list, NULL
+ * accepted) that has one: a process's own map, then its ancestors' (a
+ * forked CPython 3.12 child keeps its parent's trampolines on its stack but
+ * writes only new ones to its own map). */
+const struct pymap_entry *pymap_lookup_list(const struct pymap *const *maps,
+					    uint64_t addr);
+
 size_t pymap_count(const struct pymap *m);
 size_t pymap_bad_lines(const struct pymap *m);
 

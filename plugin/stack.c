@@ -49,6 +49,8 @@ struct stacker {
 	size_t nr_pymaps, pymaps_alloc;
 	struct sym_frame symbuf[16];
 	struct { uint64_t ip; const char *name; } kcache[4096];
+	const struct pymap *pms[9];	/* proc_pymaps() for pms_proc ... */
+	struct proc *pms_proc;		/* ... during the current sample */
 	const char *warnings[MAX_WARNINGS + 1];
 	size_t nr_warnings;
 };
@@ -237,25 +239,28 @@ static const struct pymap *pymap_for(struct stacker *st, uint32_t pid)
 	return slot->map;
 }
 
-static const struct pymap_entry *pymap_find(struct stacker *st,
-					    struct proc *p, uint64_t ip)
+/* The perf maps to search for p's addresses, built once per sample: p's
+ * own, then its ancestors' (pymap_lookup_list). */
+static const struct pymap *const *proc_pymaps(struct stacker *st,
+					      struct proc *p)
 {
-	const struct pymap_entry *e = NULL;
-	const struct pymap *m;
-	unsigned hops;
+	struct proc *a = p;
+	size_t npm = 0, hops;
 
-	/* A forked child keeps trampolines its parent compiled on its stack
-	 * (CPython 3.12 writes only new entries to the child's map), so fall
-	 * back to the ancestors' maps. */
-	for (hops = 0; p && hops < 8; hops++) {
-		m = pymap_for(st, p->pid);
-		if (m && (e = pymap_lookup(m, ip)))
-			return e;
-		if (!p->ppid || p->ppid == p->pid)
+	if (st->pms_proc == p)
+		return st->pms;
+	for (hops = 0; a && hops < 8; hops++) {
+		const struct pymap *m = pymap_for(st, a->pid);
+
+		if (m)
+			st->pms[npm++] = m;
+		if (!a->ppid || a->ppid == a->pid)
 			break;
-		p = session_proc(st->sess, p->ppid);
+		a = session_proc(st->sess, a->ppid);
 	}
-	return NULL;
+	st->pms[npm] = NULL;
+	st->pms_proc = p;
+	return st->pms;
 }
 
 /* Code in anonymous memory that no perf map names: JIT code, or a Python
@@ -406,7 +411,7 @@ static int push_user(struct stacker *st, struct stack_result *res,
 		}
 		return 0;
 	}
-	e = pymap_find(st, p, look);
+	e = pymap_lookup_list(proc_pymaps(st, p), look);
 	if (e) {
 		if (e->qualname)
 			return push(res, e->label, "", FRAME_PYTHON);
@@ -463,6 +468,7 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 	res->has_python = res->interp_break = false;
 	res->unwound = res->stitched = false;
 	res->dropped = 0;
+	st->pms_proc = NULL;		/* maps may have changed since */
 	res->break_dso = NULL;
 
 	t = session_thread(st->sess, ev->sid.pid, ev->sid.tid);
@@ -524,23 +530,8 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 	}
 
 	if (!any_user && st->unwinder && s->user_abi && s->user_stack_size) {
-		const struct pymap *pms[9];
-		struct proc *a = p;
-		size_t npm = 0, hops;
-
-		/* the process's map, then its ancestors' (see pymap_find) */
-		for (hops = 0; a && hops < 8; hops++) {
-			const struct pymap *m = pymap_for(st, a->pid);
-
-			if (m)
-				pms[npm++] = m;
-			if (!a->ppid || a->ppid == a->pid)
-				break;
-			a = session_proc(st->sess, a->ppid);
-		}
-		pms[npm] = NULL;
 		err = unwinder_unwind_thread(st->unwinder, p, ev->sid.tid, attr,
-					     s, pms, &st->ur);
+					     s, proc_pymaps(st, p), &st->ur);
 		if (err)
 			return err;
 		user_from = res->nr;

@@ -557,20 +557,6 @@ static uint64_t tramp_value(struct uctx *x, const struct tramp_loc *l,
 	}
 }
 
-/* The perf-map entry containing a, searching the process's map and then its
- * ancestors' (a forked 3.12 child has its parent's trampolines on its stack
- * but only its own new ones in its map). */
-static const struct pymap_entry *pms_lookup(const struct uctx *x, uint64_t a)
-{
-	const struct pymap *const *m;
-	const struct pymap_entry *e;
-
-	for (m = x->pms; m && *m; m++)
-		if ((e = pymap_lookup(*m, a)))
-			return e;
-	return NULL;
-}
-
 static int step_tramp(struct uctx *x, const struct pymap_entry *e,
 		      bool frame0, const struct uregs *st, struct uregs *nw,
 		      const char **why)
@@ -655,7 +641,7 @@ check:
 	if (x->machine == EM_AARCH64)
 		ra &= A64_VA_MASK;
 	m = proc_find_map(x->p, ra - 1);
-	if (!m || !m->exec || (!map_is_file(m) && !pms_lookup(x, ra)))
+	if (!m || !m->exec || (!map_is_file(m) && !pymap_lookup_list(x->pms, ra)))
 		return STEP_FAIL;
 	nw->pc = ra;
 	if (x->machine == EM_AARCH64) {
@@ -694,7 +680,7 @@ static int step(struct uctx *x, bool frame0, bool after_signal,
 		}
 		return step_fp(x, frame0, st, nw, why);
 	}
-	e = pms_lookup(x, look);
+	e = pymap_lookup_list(x->pms, look);
 	if (e && (e->qualname || e->rule))
 		return step_tramp(x, e, frame0, st, nw, why);
 	if (!m && !e) {
