@@ -65,63 +65,25 @@ void pd_bad_record(struct perfdata *pd, const struct pd_raw *r,
 		perfdata_record_name(r->type), r->size, what);
 }
 
-/* ---- sample id -> attr map: open addressing, linear probing ---- */
-
-static size_t id_hash(uint64_t id, size_t mask)
-{
-	id *= 0x9e3779b97f4a7c15ULL;
-	return (size_t)(id >> 20) & mask;
-}
+/* ---- sample id -> attr map ---- */
 
 struct pd_attr *pd_id_lookup(const struct perfdata *pd, uint64_t id)
 {
-	size_t mask, i;
+	long k = id == UINT64_MAX ? -1 : idmap_find(&pd->ids, id);
 
-	if (!pd->ids_alloc)
-		return NULL;
-	mask = pd->ids_alloc - 1;
-	for (i = id_hash(id, mask); pd->ids[i].idx; i = (i + 1) & mask)
-		if (pd->ids[i].id == id)
-			return pd->attrs[pd->ids[i].idx - 1];
-	return NULL;
-}
-
-static void id_put(struct pd_idmap *tab, size_t alloc, uint64_t id,
-		   uint32_t idx1, size_t *nr)
-{
-	size_t mask = alloc - 1, i;
-
-	for (i = id_hash(id, mask); tab[i].idx; i = (i + 1) & mask)
-		if (tab[i].id == id)
-			return;		/* first attr wins, as in perf */
-	tab[i].id = id;
-	tab[i].idx = idx1;
-	(*nr)++;
+	return k < 0 ? NULL : pd->attrs[k];
 }
 
 int pd_id_insert(struct perfdata *pd, uint64_t id, uint32_t idx1)
 {
-	struct pd_idmap *tab;
-	size_t alloc, i, nr = 0;
+	bool added;
 
-	if (pd->nr_ids >= PD_MAX_IDS)
+	if (pd->ids.n >= PD_MAX_IDS)
 		return -PM_ELIMIT;
-	if ((pd->nr_ids + 1) * 2 > pd->ids_alloc) {
-		alloc = pd->ids_alloc ? pd->ids_alloc * 2 : 64;
-		tab = calloc(alloc, sizeof(*tab));
-		if (!tab)
-			return -PM_ENOMEM;
-		for (i = 0; i < pd->ids_alloc; i++)
-			if (pd->ids[i].idx)
-				id_put(tab, alloc, pd->ids[i].id, pd->ids[i].idx,
-				       &nr);
-		free(pd->ids);
-		pd->ids = tab;
-		pd->ids_alloc = alloc;
-		pd->nr_ids = nr;
-	}
-	id_put(pd->ids, pd->ids_alloc, id, idx1, &pd->nr_ids);
-	return 0;
+	if (id == UINT64_MAX)	/* idmap's one reserved key; never real */
+		return 0;
+	/* an id already present keeps its first attr, as in perf */
+	return idmap_get(&pd->ids, id, idx1 - 1, &added) < 0 ? -PM_ENOMEM : 0;
 }
 
 /* ---- attrs ---- */
@@ -219,15 +181,16 @@ int pd_add_attr(struct perfdata *pd, const uint8_t *p, size_t n,
 		return pm_error_set(err, PM_ELIMIT, "offset %llu: more than %u "
 				    "events", (unsigned long long)off,
 				    PD_MAX_ATTRS);
-	if (nr_ids > PD_MAX_IDS - pd->nr_ids)
+	if (nr_ids > PD_MAX_IDS - pd->ids.n)
 		return pm_error_set(err, PM_ELIMIT, "offset %llu: more than %u "
 				    "sample ids", (unsigned long long)off,
 				    PD_MAX_IDS);
 	rc = grow_array((void **)&pd->attrs, &pd->attrs_alloc,
 			pd->nr_attrs + 1, sizeof(*pd->attrs), PD_MAX_ATTRS);
 	if (!rc)
-		rc = grow_array((void **)&pd->per_attr, &pd->per_attr_alloc,
-				pd->nr_attrs + 1, sizeof(*pd->per_attr),
+		rc = grow_array((void **)&pd->stats.samples_per_attr,
+				&pd->per_attr_alloc, pd->nr_attrs + 1,
+				sizeof(*pd->stats.samples_per_attr),
 				PD_MAX_ATTRS);
 	a = rc ? NULL : arena_zalloc(pd->arena, sizeof(*a));
 	if (a && nr_ids)
@@ -284,9 +247,8 @@ int pd_add_attr(struct perfdata *pd, const uint8_t *p, size_t n,
 				    pd->attrs[0]->sample_type);
 	}
 	pd->attrs[pd->nr_attrs] = a;
-	pd->per_attr[pd->nr_attrs] = 0;
+	pd->stats.samples_per_attr[pd->nr_attrs] = 0;
 	pd->nr_attrs++;
-	pd->stats.samples_per_attr = pd->per_attr;
 	for (i = 0; i < nr_ids; i++) {
 		rc = pd_id_insert(pd, idv[i], a->idx + 1);
 		if (rc)
@@ -695,7 +657,7 @@ void perfdata_free(struct perfdata *pd)
 	free(pd->owned);
 	free(pd->sbuf);
 	free(pd->attrs);
-	free(pd->ids);
+	idmap_release(&pd->ids);
 	free(pd->bids);
 	free(pd->tracing);
 	ZSTD_freeDStream(pd->zds);
@@ -706,7 +668,7 @@ void perfdata_free(struct perfdata *pd)
 	free(pd->chunks);
 	free(pd->queue);
 	free(pd->ready);
-	free(pd->per_attr);
+	free(pd->stats.samples_per_attr);
 	arena_free(pd->arena);
 	free(pd);
 }

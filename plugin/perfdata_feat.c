@@ -348,7 +348,7 @@ static int id_index(struct perfdata *pd, const struct pd_raw *r,
 		uint64_t idx = pd_u64(r->p + 16 + 32 * i, 1);
 		int rc;
 
-		if (idx >= pd->nr_attrs || pd_id_lookup(pd, id))
+		if (idx >= pd->nr_attrs)
 			continue;
 		rc = pd_id_insert(pd, id, (uint32_t)idx + 1);
 		if (rc)

@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include "arena.h"
+#include "idmap.h"
 #include "perfdata.h"
 
 #define PD_MAGIC2	0x32454c4946524550ULL	/* "PERFILE2" */
@@ -61,11 +62,6 @@ struct pd_chunk {
 	size_t live;		/* entries not yet released */
 };
 
-struct pd_idmap {
-	uint64_t id;
-	uint32_t idx;		/* attr index + 1, 0 = empty slot */
-};
-
 struct perfdata {
 	struct arena *arena;
 	const char *name;
@@ -92,8 +88,7 @@ struct perfdata {
 	struct pd_attr **attrs;
 	size_t nr_attrs, attrs_alloc;
 	int id_pos, is_pos;	/* -1 when not available */
-	struct pd_idmap *ids;	/* open addressing, power of two */
-	size_t ids_alloc, nr_ids;
+	struct idmap ids;	/* sample id -> attr index */
 	struct pd_build_id *bids;
 	size_t bids_alloc;
 	uint8_t *tracing;	/* owned copy of tracing data */
@@ -127,8 +122,7 @@ struct perfdata {
 	bool eof;		/* no more input (or fatal error) */
 	struct pm_error fatal;	/* error to return after the flush */
 
-	uint64_t *per_attr;
-	size_t per_attr_alloc;
+	size_t per_attr_alloc;	/* of stats.samples_per_attr */
 	struct pd_stats stats;
 	char warning[512];
 };

@@ -524,7 +524,7 @@ static int flush(struct perfdata *pd, uint64_t limit, bool all)
 static void count(struct perfdata *pd, const struct pd_event *ev)
 {
 	if (ev->type == PD_SAMPLE)
-		pd->per_attr[ev->attr->idx]++;
+		pd->stats.samples_per_attr[ev->attr->idx]++;
 	else if (ev->type == PD_LOST) {
 		pd->stats.lost_events += ev->u.lost.lost;
 		pd->stats.lost_records++;
