@@ -271,7 +271,8 @@ int eventsum_sample(struct eventsum *es, const struct pd_event *ev,
 	}
 	s.weight = ev->attr->sample_type & PD_S_PERIOD &&
 		   ev->u.sample.period ? ev->u.sample.period : 1;
-	s.thr = session_thread(es->ctx.sess, ev->sid.pid, ev->sid.tid);
+	s.thr = res ? res->thread :
+		session_thread(es->ctx.sess, ev->sid.pid, ev->sid.tid);
 	if (k->kind != AK_SWITCH && ev->sid.has_time)
 		err = offcpu_running(es->off, ev->sid.tid, ev->sid.time,
 				     IN_SAMPLE);

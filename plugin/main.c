@@ -310,7 +310,7 @@ static int handle_sample(struct run *r, const struct pd_event *ev)
 		es->filtered++;
 		return 0;
 	}
-	err = stacker_sample(r->st, ev, &r->res);
+	err = stacker_sample(r->st, ev, t, &r->res);
 	if (err)
 		return err;
 	err = grow_array((void **)&r->merged, &r->merged_alloc, r->res.nr + 1,

@@ -452,11 +452,10 @@ static void finish_user(struct stack_result *res, size_t from, bool cut)
 }
 
 int stacker_sample(struct stacker *st, const struct pd_event *ev,
-		   struct stack_result *res)
+		   struct thread *t, struct stack_result *res)
 {
 	const struct pd_sample *s = &ev->u.sample;
 	const struct pd_attr *attr = ev->attr;
-	struct thread *t;
 	struct proc *p;
 	bool kernel_mode, first = true, any_user = false;
 	size_t i, user_from = 0;
@@ -471,9 +470,7 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 	st->pms_proc = NULL;		/* maps may have changed since */
 	res->break_dso = NULL;
 
-	t = session_thread(st->sess, ev->sid.pid, ev->sid.tid);
-	if (!t)
-		return -PM_ENOMEM;
+	res->thread = t;
 	p = t->proc;
 	kernel_mode = (ev->misc & PD_CPUMODE_MASK) == PD_MISC_KERNEL;
 

@@ -40,6 +40,7 @@ enum stack_end {
 };
 
 struct stack_result {
+	struct thread *thread;		/* the sample's thread */
 	struct frame *frames;		/* leaf first */
 	size_t nr, alloc;
 	enum stack_end end;
@@ -60,10 +61,11 @@ struct stacker *stacker_new(struct session *sess, struct symbols *syms,
 			    const struct stacker_opts *opts);
 void stacker_free(struct stacker *st);	/* NULL accepted */
 
-/* Symbolize one PD_SAMPLE event into res (cleared first). 0 or -PM_ENOMEM
- * (a stack over the frame cap is cut and marked truncated, not an error). */
+/* Symbolize one PD_SAMPLE event of thread t (session_thread() of its
+ * pid/tid) into res (cleared first). 0 or -PM_ENOMEM (a stack over the
+ * frame cap is cut and marked truncated, not an error). */
 int stacker_sample(struct stacker *st, const struct pd_event *ev,
-		   struct stack_result *res);
+		   struct thread *t, struct stack_result *res);
 
 void stack_result_release(struct stack_result *res);
 
