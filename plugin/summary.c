@@ -10,72 +10,72 @@
 
 #include "arena.h"
 
-struct row {
-	uint32_t frame;
-	uint64_t value;
-};
-
 static int row_cmp(const void *a, const void *b)
 {
-	const struct row *x = a, *y = b;
+	const struct summary_row *x = a, *y = b;
 
 	if (x->value != y->value)
 		return x->value < y->value ? 1 : -1;
 	return x->frame < y->frame ? -1 : x->frame > y->frame;
 }
 
-static double pct(uint64_t part, uint64_t whole)
+double summary_pct(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-enum column { COL_PY_SELF, COL_PY_TOTAL, COL_NATIVE_SELF };
-
-/* One top-N table of frames selected and valued by col. */
-static void write_table(FILE *f, const struct profile *p, enum column col,
-			const char *title, unsigned top)
+struct summary_row *summary_rows(const struct profile *p,
+				 enum summary_col col, size_t *nr)
 {
-	size_t n = profile_nr_frames(p), nr = 0, i;
-	uint64_t total = profile_total(p);
-	struct row *rows = calloc(n ? n : 1, sizeof(*rows));
+	size_t n = p ? profile_nr_frames(p) : 0, i;
+	struct summary_row *rows = calloc(n ? n : 1, sizeof(*rows));
 
+	*nr = 0;
 	if (!rows)
-		return;
+		return NULL;
 	for (i = 0; i < n; i++) {
 		const struct frame *fr = profile_frame(p, (uint32_t)i);
 		const struct pframe_stat *st = profile_frame_stat(p, (uint32_t)i);
 		uint64_t v = 0;
 
 		switch (col) {
-		case COL_PY_SELF:
+		case SUMMARY_PY_SELF:
 			v = fr->kind == FRAME_PYTHON ? st->py_self : 0;
 			break;
-		case COL_PY_TOTAL:
+		case SUMMARY_PY_TOTAL:
 			v = fr->kind == FRAME_PYTHON ? st->total : 0;
 			break;
-		case COL_NATIVE_SELF:
+		case SUMMARY_NATIVE_SELF:
 			v = fr->kind == FRAME_NATIVE || fr->kind == FRAME_INTERP ||
 			    fr->kind == FRAME_KERNEL ? st->self : 0;
 			break;
 		}
 		if (v) {
-			rows[nr].frame = (uint32_t)i;
-			rows[nr].value = v;
-			nr++;
+			rows[*nr].frame = (uint32_t)i;
+			rows[(*nr)++].value = v;
 		}
 	}
-	if (!nr) {
-		free(rows);
-		return;
-	}
-	qsort(rows, nr, sizeof(*rows), row_cmp);
-	fprintf(f, "  %s\n", title);
-	for (i = 0; i < nr && i < top; i++) {
+	qsort(rows, *nr, sizeof(*rows), row_cmp);
+	return rows;
+}
+
+/* One top-N table of frames selected and valued by col. */
+static void write_table(FILE *f, const struct profile *p,
+			enum summary_col col, const char *title, unsigned top)
+{
+	uint64_t total = profile_total(p);
+	size_t nr, i;
+	struct summary_row *rows = summary_rows(p, col, &nr);
+
+	if (rows && nr)
+		fprintf(f, "  %s\n", title);
+	for (i = 0; rows && i < nr && i < top; i++) {
 		const struct frame *fr = profile_frame(p, rows[i].frame);
 
-		fprintf(f, "    %6.2f%% %10llu  %s", pct(rows[i].value, total),
+		fprintf(f, "    %6.2f%% %10llu  %s",
+			summary_pct(rows[i].value, total),
 			(unsigned long long)rows[i].value, fr->name);
-		if (col == COL_NATIVE_SELF && fr->dso && fr->dso[0])
+		if (col == SUMMARY_NATIVE_SELF && fr->dso && fr->dso[0])
 			fprintf(f, "  [%s]", fr->dso);
 		fputc('\n', f);
 	}
@@ -99,10 +99,10 @@ static void write_event(FILE *f, const struct summary_input *in,
 	fprintf(f, "  Python stacks: %llu samples (%.1f%%) have Python frames; "
 		"%.1f%% of those are complete\n",
 		(unsigned long long)e->with_python,
-		pct(e->with_python, e->samples),
-		pct(e->python_complete, e->with_python));
+		summary_pct(e->with_python, e->samples),
+		summary_pct(e->python_complete, e->with_python));
 	fprintf(f, "  user stacks: %.1f%% truncated, %llu kernel-only samples",
-		pct(e->truncated, user ? user : 1),
+		summary_pct(e->truncated, user ? user : 1),
 		(unsigned long long)e->no_user);
 	if (e->unwound)
 		fprintf(f, ", %llu unwound from DWARF stack copies",
@@ -112,8 +112,8 @@ static void write_event(FILE *f, const struct summary_input *in,
 		fprintf(f, "  %llu samples (%.1f%%) completed by stitching to "
 			"earlier samples of the same thread\n",
 			(unsigned long long)e->stitched,
-			pct(e->stitched, user ? user : 1));
-	if (e->interp_break && pct(e->interp_break, user) >= 5.0) {
+			summary_pct(e->stitched, user ? user : 1));
+	if (e->interp_break && summary_pct(e->interp_break, user) >= 5.0) {
 		fprintf(f,
 			"  NOTE: %.1f%% of stacks stop inside %s: this interpreter "
 			"was built without frame\n"
@@ -121,17 +121,17 @@ static void write_event(FILE *f, const struct summary_input *in,
 			"and Python frames are lost.\n"
 			"        Record with `perf record --call-graph dwarf,65528 "
 			"...` (or scripts/pyperf-record) instead.\n",
-			pct(e->interp_break, user),
+			summary_pct(e->interp_break, user),
 			e->break_dso ? e->break_dso : "the interpreter");
-	} else if (user && pct(e->truncated, user) >= 5.0 &&
+	} else if (user && summary_pct(e->truncated, user) >= 5.0 &&
 		   e->unwound * 2 >= user) {
 		fprintf(f,
 			"  NOTE: %.1f%% of user stacks were cut short ([truncated] "
 			"frames): the stack copy\n"
 			"        was too small. Raise it (--call-graph dwarf,65528 "
 			"is the largest perf accepts).\n",
-			pct(e->truncated, user));
-	} else if (user && pct(e->truncated, user) >= 5.0) {
+			summary_pct(e->truncated, user));
+	} else if (user && summary_pct(e->truncated, user) >= 5.0) {
 		fprintf(f,
 			"  NOTE: %.1f%% of user stacks were cut short ([truncated] "
 			"frames): frame-pointer\n"
@@ -139,13 +139,13 @@ static void write_event(FILE *f, const struct summary_input *in,
 			"pointers (the leaf frames\n"
 			"        above [truncated] show where). --call-graph dwarf "
 			"unwinds those too.\n",
-			pct(e->truncated, user));
+			summary_pct(e->truncated, user));
 	}
-	write_table(f, e->profile, COL_PY_SELF, "Top Python functions (self):",
+	write_table(f, e->profile, SUMMARY_PY_SELF, "Top Python functions (self):",
 		    top);
-	write_table(f, e->profile, COL_PY_TOTAL,
+	write_table(f, e->profile, SUMMARY_PY_TOTAL,
 		    "Top Python functions (total):", top);
-	write_table(f, e->profile, COL_NATIVE_SELF,
+	write_table(f, e->profile, SUMMARY_NATIVE_SELF,
 		    "Top native functions (self):", top);
 }
 

@@ -50,6 +50,19 @@ struct summary_input {
  */
 uint64_t summary_lost_samples(const struct pd_stats *ps);
 
+/* Rows of the "top functions" tables: frames of p with a non-zero value in
+ * col, largest first (ties by frame index). Caller frees; NULL on OOM. */
+enum summary_col { SUMMARY_PY_SELF, SUMMARY_PY_TOTAL, SUMMARY_NATIVE_SELF };
+struct summary_row {
+	uint32_t frame;
+	uint64_t value;
+};
+struct summary_row *summary_rows(const struct profile *p,
+				 enum summary_col col, size_t *nr);
+
+/* 100 * part / whole, 0 when whole is 0. */
+double summary_pct(uint64_t part, uint64_t whole);
+
 /* Write the summary. Returns 0 or -PM_EIO. */
 int summary_write(FILE *f, const struct summary_input *in);
 

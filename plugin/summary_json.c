@@ -10,56 +10,21 @@
 
 #include "json.h"
 
-struct jrow {
-	uint32_t frame;
-	uint64_t value;
-};
-
-static int jrow_cmp(const void *a, const void *b)
-{
-	const struct jrow *x = a, *y = b;
-
-	if (x->value != y->value)
-		return x->value < y->value ? 1 : -1;
-	return x->frame < y->frame ? -1 : x->frame > y->frame;
-}
-
-enum jcol { J_PY_SELF, J_PY_TOTAL, J_NATIVE_SELF };
-
-/* Same selection as summary.c's tables. */
-static void write_top(FILE *f, const struct profile *p, enum jcol col,
+/* The tables of summary.c, as arrays. */
+static void write_top(FILE *f, const struct profile *p, enum summary_col col,
 		      unsigned top)
 {
-	size_t n = p ? profile_nr_frames(p) : 0, nr = 0, i;
-	struct jrow *rows = calloc(n ? n : 1, sizeof(*rows));
+	size_t nr = 0, i;
+	struct summary_row *rows = p ? summary_rows(p, col, &nr) : NULL;
 
 	fputc('[', f);
-	for (i = 0; rows && i < n; i++) {
-		const struct frame *fr = profile_frame(p, (uint32_t)i);
-		const struct pframe_stat *st = profile_frame_stat(p, (uint32_t)i);
-		uint64_t v = 0;
-
-		if (col == J_PY_SELF && fr->kind == FRAME_PYTHON)
-			v = st->py_self;
-		else if (col == J_PY_TOTAL && fr->kind == FRAME_PYTHON)
-			v = st->total;
-		else if (col == J_NATIVE_SELF && (fr->kind == FRAME_NATIVE ||
-			 fr->kind == FRAME_INTERP || fr->kind == FRAME_KERNEL))
-			v = st->self;
-		if (v) {
-			rows[nr].frame = (uint32_t)i;
-			rows[nr++].value = v;
-		}
-	}
-	if (rows)
-		qsort(rows, nr, sizeof(*rows), jrow_cmp);
 	for (i = 0; rows && i < nr && i < top; i++) {
 		const struct frame *fr = profile_frame(p, rows[i].frame);
 
 		fputs(i ? ", {" : "{", f);
 		json_key(f, "function");
 		json_str(f, fr->name);
-		if (col == J_NATIVE_SELF) {
+		if (col == SUMMARY_NATIVE_SELF) {
 			fputs(", ", f);
 			json_key(f, "dso");
 			json_str(f, fr->dso ? fr->dso : "");
@@ -72,11 +37,6 @@ static void write_top(FILE *f, const struct profile *p, enum jcol col,
 	}
 	fputc(']', f);
 	free(rows);
-}
-
-static double jpct(uint64_t part, uint64_t whole)
-{
-	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
 static void write_event(FILE *f, const struct event_stats *e, unsigned top)
@@ -101,17 +61,17 @@ static void write_event(FILE *f, const struct event_stats *e, unsigned top)
 	json_key(f, "break_dso");
 	json_str(f, e->break_dso);
 	fputs(", \"python_pct\": ", f);
-	json_num(f, jpct(e->with_python, e->samples));
+	json_num(f, summary_pct(e->with_python, e->samples));
 	fputs(", \"python_complete_pct\": ", f);
-	json_num(f, jpct(e->python_complete, e->with_python));
+	json_num(f, summary_pct(e->python_complete, e->with_python));
 	fputs(", \"truncated_pct\": ", f);
-	json_num(f, jpct(e->truncated, user));
+	json_num(f, summary_pct(e->truncated, user));
 	fputs(",\n     \"top_python_self\": ", f);
-	write_top(f, e->profile, J_PY_SELF, top);
+	write_top(f, e->profile, SUMMARY_PY_SELF, top);
 	fputs(",\n     \"top_python_total\": ", f);
-	write_top(f, e->profile, J_PY_TOTAL, top);
+	write_top(f, e->profile, SUMMARY_PY_TOTAL, top);
 	fputs(",\n     \"top_native_self\": ", f);
-	write_top(f, e->profile, J_NATIVE_SELF, top);
+	write_top(f, e->profile, SUMMARY_NATIVE_SELF, top);
 	fputs("}", f);
 }
 
