@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "error.h"
 
 #define IDMAP_MAX (1u << 22)
@@ -84,3 +85,21 @@ void idmap_release(struct idmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
+
+long idmap_slot(struct idmap *m, uint64_t key, void **arr, size_t *n,
+		size_t *alloc, size_t elem, bool *added)
+{
+	long k = idmap_find(m, key);
+
+	*added = false;
+	if (k >= 0)
+		return k;
+	if (grow_array(arr, alloc, *n + 1, elem, IDMAP_MAX))
+		return -1;
+	k = idmap_get(m, key, (uint32_t)*n, added);
+	if (k < 0)
+		return -1;
+	memset((char *)*arr + *n * elem, 0, elem);
+	(*n)++;
+	return k;
+}

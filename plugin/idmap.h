@@ -22,4 +22,13 @@ long idmap_get(struct idmap *m, uint64_t key, uint32_t next_val, bool *added);
 long idmap_find(const struct idmap *m, uint64_t key);
 void idmap_release(struct idmap *m);
 
+/*
+ * The common use: key -> element of a caller's array *arr of *n elements of
+ * size elem. A new key gets a new zero-filled element at the end (the array
+ * is grown first, so a failure leaves map and array consistent). Returns
+ * the index (*added says whether it is new), or -1 on OOM or cap.
+ */
+long idmap_slot(struct idmap *m, uint64_t key, void **arr, size_t *n,
+		size_t *alloc, size_t elem, bool *added);
+
 #endif

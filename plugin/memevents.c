@@ -210,17 +210,15 @@ static int do_brk(struct memevents *m, const struct es_sample *s,
 		  uint64_t ret)
 {
 	bool added;
-	long slot = idmap_get(&m->pids, s->ev->sid.pid, (uint32_t)m->nr_brk,
-			      &added);
+	long slot = idmap_slot(&m->pids, s->ev->sid.pid, (void **)&m->brk,
+			       &m->nr_brk, &m->brk_alloc, sizeof(*m->brk),
+			       &added);
 	int64_t d = 0;
 
 	if (slot < 0)
 		return -PM_ENOMEM;
 	if (added) {
-		if (grow_array((void **)&m->brk, &m->brk_alloc, m->nr_brk + 1,
-			       sizeof(*m->brk), 1u << 22))
-			return -PM_ENOMEM;
-		m->brk[m->nr_brk++] = ret;
+		m->brk[slot] = ret;
 		return 0;
 	}
 	if (ret > m->brk[slot] && ret - m->brk[slot] <= INT64_MAX)
@@ -247,16 +245,12 @@ static int sys_enter(struct memevents *m, const struct es_ctx *c,
 	if (!m->expect_exit[sc])
 		return sc == SC_BRK ? 0 : account(m, s, sc,
 						  syscall_bytes(c, sc, &p));
-	slot = idmap_get(&m->tids, s->ev->sid.tid, (uint32_t)m->nr_pend,
-			 &added);
+	slot = idmap_slot(&m->tids, s->ev->sid.tid, (void **)&m->pend,
+			  &m->nr_pend, &m->pend_alloc, sizeof(*m->pend),
+			  &added);
 	if (slot < 0)
 		return -PM_ENOMEM;
-	if (added) {
-		if (grow_array((void **)&m->pend, &m->pend_alloc,
-			       m->nr_pend + 1, sizeof(*m->pend), 1u << 22))
-			return -PM_ENOMEM;
-		m->nr_pend++;
-	} else if (m->pend[slot].sc >= 0) {
+	if (!added && m->pend[slot].sc >= 0) {
 		m->unpaired++;		/* an enter without its exit */
 	}
 	m->pend[slot] = p;
@@ -332,15 +326,12 @@ static int rss_event(struct memevents *m, const struct es_ctx *c,
 	    member >= 4 || member == 2 || (int64_t)size < 0)
 		return 0;	/* swap entries are not resident */
 	m->rss_events++;
-	slot = idmap_get(&m->mms, (uint32_t)mm_id, (uint32_t)m->nr_mm, &added);
+	/* the whole mm_id: it is a kernel pointer, cutting it would merge
+	 * address spaces */
+	slot = idmap_slot(&m->mms, mm_id, (void **)&m->mm, &m->nr_mm,
+			  &m->mm_alloc, sizeof(*m->mm), &added);
 	if (slot < 0)
 		return -PM_ENOMEM;
-	if (added) {
-		if (grow_array((void **)&m->mm, &m->mm_alloc, m->nr_mm + 1,
-			       sizeof(*m->mm), 1u << 22))
-			return -PM_ENOMEM;
-		memset(&m->mm[m->nr_mm++], 0, sizeof(*m->mm));
-	}
 	r = &m->mm[slot];
 	d = r->seen[member] ? (int64_t)size - r->cur[member] : 0;
 	r->cur[member] = (int64_t)size;

@@ -183,20 +183,19 @@ int offcpu_running(struct offcpu *o, uint32_t tid, uint64_t time,
 static long get_slot(struct offcpu *o, uint32_t tid)
 {
 	bool added;
-	long slot = idmap_get(&o->tids, tid, (uint32_t)o->n, &added);
+	long slot;
 
-	if (slot < 0 || !added)
-		return slot;
-	if (grow_array((void **)&o->pend, &o->pend_alloc, o->n + 1,
-		       sizeof(*o->pend), 1u << 22) ||
-	    grow_array((void **)&o->thr, &o->thr_alloc, o->n + 1,
+	/* thr[] grows first so that a new pend slot always has its thread */
+	if (grow_array((void **)&o->thr, &o->thr_alloc, o->n + 1,
 		       sizeof(*o->thr), 1u << 22))
 		return -1;
-	memset(&o->pend[o->n], 0, sizeof(*o->pend));
-	memset(&o->thr[o->n], 0, sizeof(*o->thr));
-	o->pend[o->n].thread = (uint32_t)o->n;
-	o->thr[o->n].tid = tid;
-	o->n++;
+	slot = idmap_slot(&o->tids, tid, (void **)&o->pend, &o->n,
+			  &o->pend_alloc, sizeof(*o->pend), &added);
+	if (slot < 0 || !added)
+		return slot;
+	memset(&o->thr[slot], 0, sizeof(*o->thr));
+	o->pend[slot].thread = (uint32_t)slot;
+	o->thr[slot].tid = tid;
 	return slot;
 }
 

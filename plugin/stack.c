@@ -158,17 +158,11 @@ const char *const *stacker_warnings(struct stacker *st)
 static struct pymap_slot *pymap_slot_get(struct stacker *st, uint32_t pid)
 {
 	bool added;
-	long k;
+	long k = idmap_slot(&st->pymap_ids, pid, (void **)&st->pymaps,
+			    &st->nr_pymaps, &st->pymaps_alloc,
+			    sizeof(*st->pymaps), &added);
 
-	if (grow_array((void **)&st->pymaps, &st->pymaps_alloc,
-		       st->nr_pymaps + 1, sizeof(*st->pymaps), 1u << 22))
-		return NULL;
-	k = idmap_get(&st->pymap_ids, pid, (uint32_t)st->nr_pymaps, &added);
-	if (k < 0)
-		return NULL;
-	if (added)
-		memset(&st->pymaps[st->nr_pymaps++], 0, sizeof(*st->pymaps));
-	return &st->pymaps[k];
+	return k < 0 ? NULL : &st->pymaps[k];
 }
 
 /* The perf map of pid, loaded on first use; NULL if there is none. */
