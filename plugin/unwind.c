@@ -101,7 +101,23 @@ struct uctx {
 	const uint8_t *stack;
 	uint64_t dyn;
 	const char *read_why;		/* why the last read failed */
+	struct map *last_map;		/* find_map() cache: maps do not
+					   change during one unwind */
 };
+
+/* proc_find_map() with a one-entry cache: consecutive frames, and the
+ * reads of one frame, mostly fall in the same mapping. */
+static struct map *find_map(struct uctx *x, uint64_t addr)
+{
+	struct map *m = x->last_map;
+
+	if (m && addr >= m->start && addr < m->end)
+		return m;
+	m = proc_find_map(x->p, addr);
+	if (m)
+		x->last_map = m;
+	return m;
+}
 
 /* ---- warnings ---- */
 
@@ -337,7 +353,7 @@ static bool mem_read(struct uctx *x, uint64_t addr, uint64_t *val)
 		memcpy(val, x->stack + (addr - x->sp0), sizeof(*val));
 		return true;
 	}
-	m = proc_find_map(x->p, addr);
+	m = find_map(x, addr);
 	if (m && m->end - addr >= 8 && (ms = map_slot(x, m)) && ms->cfi &&
 	    dso_read(cfi_bin_dso(ms->cfi), addr - ms->bias, val, sizeof(*val)))
 		return true;
@@ -640,7 +656,7 @@ static int step_fp(struct uctx *x, bool frame0, const struct uregs *st,
 check:
 	if (x->machine == EM_AARCH64)
 		ra &= A64_VA_MASK;
-	m = proc_find_map(x->p, ra - 1);
+	m = find_map(x, ra - 1);
 	if (!m || !m->exec || (!map_is_file(m) && !pymap_lookup_list(x->pms, ra)))
 		return STEP_FAIL;
 	nw->pc = ra;
@@ -656,7 +672,7 @@ static int step(struct uctx *x, bool frame0, bool after_signal,
 		const char **why)
 {
 	uint64_t look = frame0 || after_signal ? st->pc : st->pc - 1;
-	struct map *m = proc_find_map(x->p, look);
+	struct map *m = find_map(x, look);
 	struct mslot *ms = m ? map_slot(x, m) : NULL;
 	const struct pymap_entry *e;
 	struct cfi_rule tmp;
