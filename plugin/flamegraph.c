@@ -26,6 +26,7 @@
 
 #include "arena.h"
 #include "error.h"
+#include "json.h"
 
 #define NONE UINT32_MAX
 #define FG_PAD 10		/* left and right margin, px */
@@ -50,40 +51,6 @@ struct fg_layout {
 };
 
 /* ---- text ---------------------------------------------------------------- */
-
-/* Decode one UTF-8 sequence; an invalid byte decodes as U+FFFD, length 1.
- * Stops at a NUL (never a continuation byte), so never reads past it. */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
-{
-	uint32_t v, min;
-	size_t len, i;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2, v = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3, v = s[0] & 0x0f, min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4, v = s[0] & 0x07, min = 0x10000;
-	} else {
-		goto bad;
-	}
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			goto bad;
-		v = v << 6 | (s[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		goto bad;
-	*cp = v;
-	return len;
-bad:
-	*cp = 0xfffd;
-	return 1;
-}
 
 static size_t utf8_chars(const char *s)
 {

@@ -1,5 +1,6 @@
 /*
- * json.c - JSON string escaping (RFC 8259 section 7). Names come from
+ * json.c - UTF-8 decoding shared by the output escapers, and JSON string
+ * escaping (RFC 8259 section 7). Names come from
  * untrusted input (perf maps, comms, DSO paths): control characters are
  * written as \u00XX and invalid UTF-8 as U+FFFD so the output always parses.
  */
@@ -7,33 +8,38 @@
 
 #include <math.h>
 
-/* Length of a valid UTF-8 sequence at s (first byte >= 0x80), or 0. */
-static int utf8_len(const unsigned char *s)
+/* Decode one UTF-8 sequence; an invalid byte decodes as U+FFFD, length 1.
+ * Stops at a NUL (never a continuation byte), so never reads past it. */
+size_t utf8_decode(const unsigned char *s, uint32_t *cp)
 {
-	int n, i;
-	unsigned cp;
+	uint32_t v, min;
+	size_t len, i;
 
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
 	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
+		len = 2, v = s[0] & 0x1f, min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, v = s[0] & 0x0f, min = 0x800;
 	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
+		len = 4, v = s[0] & 0x07, min = 0x10000;
 	} else {
-		return 0;
+		goto bad;
 	}
-	for (i = 1; i < n; i++) {
+	for (i = 1; i < len; i++) {
 		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
+			goto bad;
+		v = v << 6 | (s[i] & 0x3f);
 	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		goto bad;
+	*cp = v;
+	return len;
+bad:
+	*cp = 0xfffd;
+	return 1;
 }
 
 void json_str(FILE *f, const char *s)
@@ -60,10 +66,11 @@ void json_str(FILE *f, const char *s)
 		} else if (*p < 0x80) {
 			fputc(*p++, f);
 		} else {
-			int n = utf8_len(p);
+			uint32_t cp;
+			size_t n = utf8_decode(p, &cp);
 
-			if (n) {
-				fwrite(p, 1, (size_t)n, f);
+			if (n > 1) {		/* a valid multi-byte sequence */
+				fwrite(p, 1, n, f);
 				p += n;
 			} else {
 				fputs("\\ufffd", f);

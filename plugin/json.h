@@ -5,8 +5,13 @@
 #ifndef PM_JSON_H
 #define PM_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* Decode one UTF-8 sequence at s: its length and *cp; an invalid byte
+ * decodes as U+FFFD with length 1. Stops at a NUL (never reads past it). */
+size_t utf8_decode(const unsigned char *s, uint32_t *cp);
 
 /* s as a JSON string literal: quotes, backslashes and control characters
  * escaped, bytes that are not valid UTF-8 replaced by U+FFFD. NULL -> null. */
