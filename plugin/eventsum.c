@@ -157,6 +157,8 @@ static void classify_tracepoint(struct eventsum *es, const struct pd_attr *a,
 	if (!name || !(a->sample_type & PD_S_RAW))
 		return;
 	k->name = name;
+	k->has_common_type = tracedata_field(es->ctx.td, a->config,
+					     "common_type", &k->common_type);
 	for (i = 0; i < sizeof(tp_descs) / sizeof(tp_descs[0]); i++) {
 		const struct tp_desc *d = &tp_descs[i];
 
@@ -241,6 +243,19 @@ static int cpu_sample(struct eventsum *es, const struct es_sample *s)
 	return err;
 }
 
+/* Whether a tracepoint sample's RAW record is of its event (common_type
+ * == tracepoint id), with the field looked up once per attr. */
+static bool raw_is_event(const struct eventsum *es, const struct attr_kind *k,
+			 const struct pd_event *ev)
+{
+	uint64_t type;
+
+	return k->has_common_type &&
+	       tracedata_read(es->ctx.td, &k->common_type, ev->u.sample.raw,
+			      ev->u.sample.raw_size, &type) &&
+	       type == ev->attr->config;
+}
+
 int eventsum_sample(struct eventsum *es, const struct pd_event *ev,
 		    const struct frame *merged, size_t n,
 		    const struct stack_result *res)
@@ -281,8 +296,7 @@ int eventsum_sample(struct eventsum *es, const struct pd_event *ev,
 	if (err)
 		return err;
 	if (ev->attr->type == PD_TYPE_TRACEPOINT && k->kind != AK_OTHER &&
-	    !tracedata_is_event(es->ctx.td, ev->attr->config, ev->u.sample.raw,
-				ev->u.sample.raw_size)) {
+	    !raw_is_event(es, k, ev)) {
 		es->mismatched++;
 		return 0;
 	}

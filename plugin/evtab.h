@@ -90,6 +90,9 @@ struct attr_kind {
 	unsigned idx;			/* attr index */
 	const char *name;		/* event name */
 	struct td_field f[AK_MAX_FIELDS];
+	struct td_field common_type;	/* tracepoints: checks a sample's RAW
+					   record is of this event */
+	bool has_common_type;
 };
 
 /* What the summaries get for one sample. */
