@@ -27,8 +27,9 @@ class Skip(Exception):
 class Suite:
     """A list of test functions taking a scratch directory."""
 
-    def __init__(self, name):
+    def __init__(self, name, needs_bin=True):
         self.name = name
+        self.needs_bin = needs_bin      # fail at once without build/pyperf-merge
         self.tests = []
 
     def test(self, fn):
@@ -38,6 +39,10 @@ class Suite:
     def main(self, argv=None):
         only = (sys.argv[1:] if argv is None else argv)
         res = {"passed": 0, "failed": 0, "skipped": 0}
+        if self.needs_bin and not os.access(BIN, os.X_OK):
+            print("%s: %s not built (run make)" % (self.name, BIN))
+            print("%s: 0 passed, 1 failed, 0 skipped" % self.name)
+            return 1
         for fn in self.tests:
             if only and fn.__name__ not in only:
                 continue

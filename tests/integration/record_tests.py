@@ -26,7 +26,7 @@ PY311 = "/usr/bin/python3.11"
 sys.path.insert(0, SCRIPTS)
 import pyperf_perfdata  # noqa: E402
 
-suite = Suite("record")
+suite = Suite("record", needs_bin=False)
 test = suite.test
 
 
