@@ -209,8 +209,6 @@ static int extract(struct archive *a, FILE *in, const char *path,
 		left = (size + 511) & ~(uint64_t)511;
 		while (left) {
 			size_t chunk = left < sizeof(buf) ? (size_t)left : sizeof(buf);
-			uint64_t data_left = size > 0 ? size : 0;
-
 			if (fread(buf, 1, chunk, in) != chunk) {
 				if (fd >= 0)
 					close(fd);
@@ -219,9 +217,8 @@ static int extract(struct archive *a, FILE *in, const char *path,
 						    "is truncated", path,
 						    (unsigned long long)off, name);
 			}
-			if (fd >= 0 && data_left) {
-				size_t w = chunk < data_left ? chunk :
-					   (size_t)data_left;
+			if (fd >= 0 && size) {
+				size_t w = chunk < size ? chunk : (size_t)size;
 
 				if (write(fd, buf, w) != (ssize_t)w) {
 					close(fd);
@@ -265,9 +262,9 @@ struct archive *archive_open(const char *path, struct pm_error *err)
 		a->root[0] = '\0';
 		goto fail;
 	}
-	memcpy(a->maps, a->root, sizeof(a->maps) - 8);
-	a->maps[sizeof(a->maps) - 8] = '\0';
-	strcat(a->maps, "/maps");
+	if ((size_t)snprintf(a->maps, sizeof(a->maps), "%.*s/maps",
+			     (int)sizeof(a->maps) - 8, a->root) >= sizeof(a->maps))
+		a->maps[0] = '\0';	/* cannot happen: root is short */
 	rc = extract(a, in, path, err);
 	if (rc)
 		goto fail;

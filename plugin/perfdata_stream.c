@@ -645,10 +645,16 @@ int perfdata_next(struct perfdata *pd, struct pd_event *ev,
 			const struct pd_attr *a = e->attr ?
 						  pd->attrs[e->attr - 1] : NULL;
 
-			/* Validated when queued; cannot fail here. */
-			pd_decode(pd, a, e->direct ? e->direct :
-				  pd->chunks[e->chunk].mem + e->coff,
-				  ev, msg, sizeof(msg));
+			/* Validated when queued with the same attr, so this
+			 * does not fail; should it, skip rather than deliver
+			 * a half-decoded event. */
+			if (pd_decode(pd, a, e->direct ? e->direct :
+				      pd->chunks[e->chunk].mem + e->coff,
+				      ev, msg, sizeof(msg))) {
+				pd->stats.bad_records++;
+				release(pd, e);
+				continue;
+			}
 			ev->offset = e->off;
 			pd->last = *e;
 			pd->have_last = true;

@@ -3,8 +3,7 @@
  * binary (path + build-id), shared across processes and samples.
  *
  * Ownership: struct symbols owns every dso and every string it returns;
- * they live until symbols_free(). Lookups are not thread-safe unless
- * stated: the unwinder's worker threads take symbols_lock().
+ * they live until symbols_free(). Not thread-safe: lookups fill caches.
  *
  * Address convention: dso_lookup() takes a *file offset* in the binary
  * (ip - map->start + map->pgoff); the dso converts it to an ELF virtual
@@ -86,14 +85,15 @@ bool dso_symbol_addr(struct dso *d, const char *name, uint64_t *vaddr,
 /* Read size bytes at ELF vaddr from the file; false if not file-backed. */
 bool dso_read(struct dso *d, uint64_t vaddr, void *buf, size_t size);
 
-/* The libelf handle and load-bias-free path libdw needs (unwinder). */
-struct Elf;
-const char *dso_file(struct dso *d);		/* file actually opened */
+/* The file actually opened (the binary, or its build-id cache copy). */
+const char *dso_file(struct dso *d);
 
 /*
  * Kernel symbols from kallsyms (only when the recording was made on this
  * running kernel: osrelease matches uname -r, and the kernel build-id, if
- * recorded, matches /sys/kernel/notes). Returns the name or NULL.
+ * recorded, matches /sys/kernel/notes). 0, or -PM_E* with err saying why
+ * kernel frames stay unsymbolized; symbols_kernel_lookup() then gives the
+ * name containing addr, or NULL.
  */
 int symbols_load_kernel(struct symbols *s, const char *osrelease,
 			const uint8_t *kernel_build_id, size_t size,
