@@ -32,6 +32,7 @@
 
 #include "arena.h"
 #include "cfi.h"
+#include "idmap.h"
 #include "stitch.h"
 #include "tramp.h"
 
@@ -52,8 +53,9 @@
 
 struct unwinder {
 	struct symbols *syms;
-	struct cfi_bin **bins;		/* open addressing on dso pointer */
-	size_t bins_size, bins_used;
+	struct idmap bin_ids;		/* dso pointer -> index in bins */
+	struct cfi_bin **bins;
+	size_t nr_bins, bins_alloc;
 	char **warnings;		/* NULL-terminated */
 	size_t nr_warnings, warnings_alloc;
 	bool warned_no_tramp;
@@ -160,38 +162,16 @@ const char *const *unwinder_warnings(const struct unwinder *u)
 
 static struct cfi_bin *bin_get(struct unwinder *u, struct dso *d)
 {
-	size_t i, j, mask;
-	struct cfi_bin *c;
+	bool added;
+	long k = idmap_slot(&u->bin_ids, (uintptr_t)d, (void **)&u->bins,
+			    &u->nr_bins, &u->bins_alloc, sizeof(*u->bins),
+			    &added);
 
-	if ((u->bins_used + 1) * 2 > u->bins_size) {
-		size_t nsize = u->bins_size ? u->bins_size * 2 : 64;
-		struct cfi_bin **nt = calloc(nsize, sizeof(*nt));
-
-		if (!nt)
-			return NULL;
-		for (i = 0; i < u->bins_size; i++) {
-			if (!u->bins[i])
-				continue;
-			for (j = ((uintptr_t)cfi_bin_dso(u->bins[i]) >> 4) &
-				 (nsize - 1);
-			     nt[j]; j = (j + 1) & (nsize - 1))
-				;
-			nt[j] = u->bins[i];
-		}
-		free(u->bins);
-		u->bins = nt;
-		u->bins_size = nsize;
-	}
-	mask = u->bins_size - 1;
-	for (i = ((uintptr_t)d >> 4) & mask; u->bins[i]; i = (i + 1) & mask)
-		if (cfi_bin_dso(u->bins[i]) == d)
-			return u->bins[i];
-	c = cfi_bin_new(d);
-	if (!c)
+	if (k < 0)
 		return NULL;
-	u->bins[i] = c;
-	u->bins_used++;
-	return c;
+	if (!u->bins[k])	/* new, or cfi_bin_new failed before */
+		u->bins[k] = cfi_bin_new(d);
+	return u->bins[k];
 }
 
 /* ---- per-process state ---- */
@@ -905,9 +885,10 @@ void unwinder_free(struct unwinder *u)
 
 	if (!u)
 		return;
-	for (i = 0; i < u->bins_size; i++)
+	for (i = 0; i < u->nr_bins; i++)
 		cfi_bin_free(u->bins[i]);
 	free(u->bins);
+	idmap_release(&u->bin_ids);
 	for (i = 0; i < u->nr_warnings; i++)
 		free(u->warnings[i]);
 	free(u->warnings);
