@@ -25,6 +25,7 @@ MAPS = os.path.join(SCRIPTS, "pyperf-maps")
 PY311 = "/usr/bin/python3.11"
 sys.path.insert(0, SCRIPTS)
 import pyperf_perfdata  # noqa: E402
+from run import EXPECTED, pyname  # noqa: E402  (the calltree.py design)
 
 suite = Suite("record", needs_bin=False)
 test = suite.test
@@ -324,18 +325,12 @@ def unprivileged_user_is_told_the_sysctl(tmp):
 
 # ------------------------------------------------------------------ with pyperf-merge
 
-EXPECTED = {"work_a": ["<module>", "main", "run", "work_a", "spin"],
-            "work_b": ["<module>", "main", "run", "work_b", "spin"],
-            "other": ["<module>", "main", "other", "spin"]}
-
-
 def complete_share(folded_text):
     mine = complete = 0
     for line in folded_text.splitlines():
         stack, _, count = line.rpartition(" ")
         frames, n = stack.split(";"), int(count)
-        py = [m.group(1) for m in (re.match(r"^(\S+) \((.+?)(?::\d+)?\)$", f) for f in frames)
-              if m and m.group(2) == "calltree.py"]
+        py = [q for q, f in filter(None, map(pyname, frames)) if f == "calltree.py"]
         if not py:
             continue
         mine += n
