@@ -625,20 +625,11 @@ static int write_outputs(struct run *r)
 		}
 		return err;
 	}
+	/* main() refused an unknown --event and a recording without events;
+	 * with no --event and no samples, the first event (empty) is written */
 	es = pick_event(r);
-	if (!es) {
-		if (r->o->event) {
-			fprintf(stderr, "pyperf-merge: %s: no event named '%s'; "
-				"the recording has:", r->o->input, r->o->event);
-			for (i = 0; i < r->nr_ev; i++)
-				fprintf(stderr, " %s", r->ev[i].name);
-			fputc('\n', stderr);
-			return -PM_ENOTFOUND;
-		}
-		es = r->nr_ev ? &r->ev[0] : NULL;
-		if (!es)
-			return -PM_ENOTFOUND;
-	}
+	if (!es)
+		es = &r->ev[0];
 	return write_one(r, es, r->o->format == FMT_DEFAULT ? FMT_SVG :
 			 r->o->format, r->o->output ? r->o->output : "-");
 }
