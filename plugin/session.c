@@ -28,7 +28,8 @@ struct session {
 	struct thread **thr_tab;	/* hash by tid -> current thread */
 	size_t thr_tab_size, thr_tab_used;
 	struct proc kernel;		/* kernel maps (pid -1) */
-	void (*priv_free)(void *);
+	void (*priv_free[SESSION_PRIV_SLOTS])(void *);
+	size_t nr_priv;
 	size_t copied_maps;		/* maps copied at FORK so far */
 };
 
@@ -56,9 +57,13 @@ struct session *session_new(void)
 
 static void proc_release_priv(struct session *s, struct proc *p)
 {
-	if (p->priv && s->priv_free)
-		s->priv_free(p->priv);
-	p->priv = NULL;
+	size_t i;
+
+	for (i = 0; i < s->nr_priv; i++) {
+		if (p->priv[i] && s->priv_free[i])
+			s->priv_free[i](p->priv[i]);
+		p->priv[i] = NULL;
+	}
 }
 
 void session_free(struct session *s)
@@ -82,9 +87,12 @@ void session_free(struct session *s)
 	free(s);
 }
 
-void session_set_priv_free(struct session *s, void (*fn)(void *priv))
+int session_priv_slot(struct session *s, void (*free_fn)(void *priv))
 {
-	s->priv_free = fn;
+	if (s->nr_priv == SESSION_PRIV_SLOTS)
+		return -PM_ELIMIT;
+	s->priv_free[s->nr_priv] = free_fn;
+	return (int)s->nr_priv++;
 }
 
 /* Generic open-addressing table of pointers keyed by a u32 read via key(). */
@@ -209,15 +217,25 @@ static struct thread *thread_set(struct session *s, uint32_t tid,
 	return t;
 }
 
-struct thread *session_thread(struct session *s, uint32_t pid, uint32_t tid)
+struct thread *session_thread_peek(struct session *s, uint32_t pid,
+				   uint32_t tid)
 {
 	struct thread *t = thread_lookup(s, tid);
-	struct proc *p;
 
 	if (t && t->pid == pid && t->proc && !t->proc->exited)
 		return t;
 	if (t && t->pid == pid && t->proc &&
 	    t->proc == session_proc(s, pid))
+		return t;
+	return NULL;
+}
+
+struct thread *session_thread(struct session *s, uint32_t pid, uint32_t tid)
+{
+	struct thread *t = session_thread_peek(s, pid, tid);
+	struct proc *p;
+
+	if (t)
 		return t;
 	p = session_proc(s, pid);
 	if (!p) {
@@ -286,7 +304,7 @@ static int proc_insert_map(struct proc *p, const struct map *m)
 {
 	size_t i, j, n;
 	struct map tail;
-	bool split = false;
+	bool split = false, code = m->exec;
 	int err;
 
 	if (m->end <= m->start)
@@ -300,6 +318,7 @@ static int proc_insert_map(struct proc *p, const struct map *m)
 	if (i > 0 && p->maps[i - 1].end > m->start) {
 		struct map *prev = &p->maps[i - 1];
 
+		code |= prev->exec;
 		if (prev->end > m->end) {
 			tail = *prev;
 			tail.pgoff += m->end - prev->start;
@@ -319,6 +338,7 @@ static int proc_insert_map(struct proc *p, const struct map *m)
 	while (j < p->nr_maps && p->maps[j].start < m->end) {
 		struct map *q = &p->maps[j];
 
+		code |= q->exec;
 		if (q->end > m->end) {
 			q->pgoff += m->end - q->start;
 			q->start = m->end;
@@ -338,6 +358,8 @@ static int proc_insert_map(struct proc *p, const struct map *m)
 	if (split)
 		p->maps[i + 1] = tail;
 	p->maps_gen++;
+	if (code)
+		p->code_gen++;
 	return 0;
 }
 
@@ -346,6 +368,7 @@ static void proc_clear_maps(struct session *s, struct proc *p)
 	p->nr_maps = 0;
 	p->exe = NULL;
 	p->maps_gen++;
+	p->code_gen++;
 	proc_release_priv(s, p);
 }
 

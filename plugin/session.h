@@ -8,6 +8,10 @@
  * replaced when its PID is reused) or session_free(). Callers that need a
  * value across records copy it. Strings (paths, comms) are interned in the
  * session's arena and live until session_free().
+ *
+ * Threads: lookups (session_thread_peek, session_proc, proc_find_map) only
+ * read; several threads may run them while no one calls session_process()
+ * or session_thread().
  */
 #ifndef PM_SESSION_H
 #define PM_SESSION_H
@@ -16,8 +20,6 @@
 #include <stdint.h>
 
 #include "perfdata.h"
-
-struct dso;
 
 struct map {
 	uint64_t start, end;		/* [start, end) */
@@ -32,11 +34,9 @@ struct map {
 	bool kernel;			/* [kernel.kallsyms]_text, modules */
 	bool file;			/* map_is_file(), computed at insert */
 	uint64_t time;			/* when it was mapped */
-	struct dso *dso;		/* filled lazily by stack.c, owned by
-					   struct symbols */
-	uint8_t interp;			/* stack.c: 0 not known yet, 1 no,
-					   2 the DSO is CPython's interpreter */
 };
+
+#define SESSION_PRIV_SLOTS 16	/* per-process state slots (proc->priv) */
 
 struct proc {
 	uint32_t pid;
@@ -48,9 +48,12 @@ struct proc {
 	size_t nr_maps, maps_alloc;
 	bool exited;
 	unsigned maps_gen;		/* bumped on every change of maps */
-	void *priv;			/* per-process state of later stages
-					   (unwinder address space); freed by
-					   the session via priv_free */
+	unsigned code_gen;		/* bumped when executable maps change
+					   (exec, a new or trimmed code map);
+					   data maps do not count */
+	void *priv[SESSION_PRIV_SLOTS];	/* per-process state of later stages
+					   (one slot per unwinder); freed by
+					   the session, session_priv_slot() */
 };
 
 struct thread {
@@ -65,9 +68,10 @@ struct session;
 struct session *session_new(void);
 void session_free(struct session *s);		/* NULL accepted */
 
-/* Release hook for proc->priv (called when a proc is dropped/reused/exec'd
- * or at session_free). */
-void session_set_priv_free(struct session *s, void (*fn)(void *priv));
+/* A slot of proc->priv[] for one user (an unwinder), with the hook that
+ * frees what it keeps there (called when a proc is reused, exec's, or at
+ * session_free). Returns the slot, or -PM_ELIMIT when all are taken. */
+int session_priv_slot(struct session *s, void (*free_fn)(void *priv));
 
 /*
  * Apply one record. COMM with exec clears the maps of that process; FORK of
@@ -83,6 +87,12 @@ int session_process(struct session *s, const struct pd_event *ev);
 /* Process and thread for a sample; created on first sight (a sample of an
  * unseen pid gets an empty process). NULL only on OOM. */
 struct thread *session_thread(struct session *s, uint32_t pid, uint32_t tid);
+
+/* What session_thread() would return if that needs no change to the
+ * session (the thread is known, in that process), else NULL. Reads only:
+ * safe while other threads read the session. */
+struct thread *session_thread_peek(struct session *s, uint32_t pid,
+				   uint32_t tid);
 struct proc *session_proc(struct session *s, uint32_t pid);	/* may be NULL */
 
 /* Whether the map is backed by a regular file we can read code and symbols

@@ -37,16 +37,27 @@ struct pymap_slot {
 	struct pymap *map;
 };
 
+/* A mapped file's dso, by the map's interned path (st->dsos). */
+struct dso_slot {
+	struct dso *dso;
+	bool interp;			/* it is CPython's interpreter */
+	uint8_t bid_size, bid[20];	/* the build-id it was asked with */
+};
+
 struct stacker {
 	struct session *sess;
 	struct symbols *syms;
+	bool own_syms;			/* a sibling's */
 	struct stacker_opts opts;
 	struct strtab *strings;
 	struct unwinder *unwinder;
-	struct unwind_result ur;
+	size_t uw_folded;		/* unwinder warnings taken over */
 	struct idmap pymap_ids;		/* pid -> index in pymaps */
 	struct pymap_slot *pymaps;
 	size_t nr_pymaps, pymaps_alloc;
+	struct idmap dso_ids;		/* map path pointer -> index in dsos */
+	struct dso_slot *dsos;
+	size_t nr_dsos, dsos_alloc;
 	struct sym_frame symbuf[16];
 	struct { uint64_t ip; const char *name; } kcache[4096];
 	const struct pymap *pms[9];	/* proc_pymaps() for pms_proc ... */
@@ -63,6 +74,7 @@ static void warn(struct stacker *st, const char *fmt, ...)
 	char buf[512];
 	va_list ap;
 	const char *w;
+	size_t i;
 
 	if (st->nr_warnings >= MAX_WARNINGS)
 		return;
@@ -70,9 +82,21 @@ static void warn(struct stacker *st, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	w = strtab_intern(st->strings, buf);
+	for (i = 0; w && i < st->nr_warnings; i++)
+		if (st->warnings[i] == w)
+			return;		/* interned: same text, same pointer */
 	if (w)
 		st->warnings[st->nr_warnings++] = w;
 	st->warnings[st->nr_warnings] = NULL;
+}
+
+/* Take over the unwinder's new warnings, in order. */
+static void fold_unwinder_warnings(struct stacker *st)
+{
+	const char *const *uw = unwinder_warnings(st->unwinder);
+
+	for (; uw[st->uw_folded]; st->uw_folded++)
+		warn(st, "%s", uw[st->uw_folded]);
 }
 
 struct stacker *stacker_new(struct session *sess, struct symbols *syms,
@@ -93,15 +117,28 @@ struct stacker *stacker_new(struct session *sess, struct symbols *syms,
 	if (!st->strings)
 		goto fail;
 	if (!st->opts.no_unwind) {
-		st->unwinder = unwinder_new(syms);
+		st->unwinder = unwinder_new(syms, sess);
 		if (!st->unwinder)
 			goto fail;
-		session_set_priv_free(sess, unwinder_proc_free);
 	}
 	return st;
 fail:
 	stacker_free(st);
 	return NULL;
+}
+
+struct stacker *stacker_new_sibling(struct stacker *src)
+{
+	struct symbols *syms = symbols_new_sibling(src->syms);
+	struct stacker *st = syms ? stacker_new(src->sess, syms, &src->opts)
+				  : NULL;
+
+	if (!st) {
+		symbols_free(syms);
+		return NULL;
+	}
+	st->own_syms = true;
+	return st;
 }
 
 void stacker_free(struct stacker *st)
@@ -114,15 +151,19 @@ void stacker_free(struct stacker *st)
 		pymap_free(st->pymaps[i].map);
 	free(st->pymaps);
 	idmap_release(&st->pymap_ids);
-	unwind_result_release(&st->ur);
+	free(st->dsos);
+	idmap_release(&st->dso_ids);
 	unwinder_free(st->unwinder);
 	strtab_free(st->strings);
+	if (st->own_syms)
+		symbols_free(st->syms);
 	free(st);
 }
 
 void stack_result_release(struct stack_result *res)
 {
 	free(res->frames);
+	unwind_result_release(&res->ur);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -134,23 +175,13 @@ void stacker_thread_exit(struct stacker *st, uint32_t pid, uint32_t tid)
 
 const char *const *stacker_warnings(struct stacker *st)
 {
-	const char *const *uw;
-
 	st->warnings[st->nr_warnings] = NULL;
-	/* fold in the unwinder's warnings once they appear */
-	if (st->unwinder) {
-		for (uw = unwinder_warnings(st->unwinder); uw && *uw; uw++) {
-			size_t i;
-			bool seen = false;
-
-			for (i = 0; i < st->nr_warnings; i++)
-				if (strcmp(st->warnings[i], *uw) == 0)
-					seen = true;
-			if (!seen)
-				warn(st, "%s", *uw);
-		}
-	}
 	return st->warnings;
+}
+
+size_t stacker_nr_warnings(const struct stacker *st)
+{
+	return st->nr_warnings;
 }
 
 /* ---- per-pid perf maps ---- */
@@ -285,16 +316,47 @@ static void warn_no_map(struct stacker *st, struct proc *p)
 
 /* ---- dso classification ---- */
 
-/* Whether the map's DSO is CPython's interpreter (defines the eval loop);
- * worked out once per map. */
-static bool map_is_interp(struct map *m)
+/* Whether d is CPython's interpreter (defines the eval loop). */
+static bool dso_is_interp(struct dso *d)
 {
 	uint64_t a, sz;
 
-	if (!m->interp)
-		m->interp = dso_symbol_addr(m->dso, "_PyEval_EvalFrameDefault",
-					    &a, &sz) ? 2 : 1;
-	return m->interp == 2;
+	return dso_symbol_addr(d, "_PyEval_EvalFrameDefault", &a, &sz);
+}
+
+/* The dso of a file map, and whether it is the interpreter: worked out
+ * once per path (interned by the session, so the pointer is the key) in
+ * this stacker's own symbols. NULL on OOM. */
+static struct dso *map_dso(struct stacker *st, const struct map *m,
+			   bool *interp)
+{
+	bool added;
+	long k = idmap_slot(&st->dso_ids, (uintptr_t)m->path,
+			    (void **)&st->dsos, &st->nr_dsos, &st->dsos_alloc,
+			    sizeof(*st->dsos), &added);
+	struct dso_slot *ds = k < 0 ? NULL : &st->dsos[k];
+	struct dso *d;
+
+	if (ds && ds->dso && ds->bid_size == m->build_id_size &&
+	    !memcmp(ds->bid, m->build_id, m->build_id_size)) {
+		*interp = ds->interp;
+		return ds->dso;
+	}
+	d = symbols_dso(st->syms, m->path,
+			m->build_id_size ? m->build_id : NULL,
+			m->build_id_size);
+	if (!d)
+		return NULL;
+	*interp = dso_is_interp(d);
+	/* the first build-id seen for a path is cached; another one (the
+	 * file was replaced while recording) is looked up every time */
+	if (ds && !ds->dso) {
+		ds->dso = d;
+		ds->interp = *interp;
+		ds->bid_size = m->build_id_size;
+		memcpy(ds->bid, m->build_id, m->build_id_size);
+	}
+	return d;
 }
 
 /* ---- frames ---- */
@@ -371,17 +433,12 @@ static int push_user(struct stacker *st, struct stack_result *res,
 	if (m && map_is_file(m)) {
 		const char *dname;
 		bool interp;
+		struct dso *d = map_dso(st, m, &interp);
 
-		if (!m->dso) {
-			m->dso = symbols_dso(st->syms, m->path,
-					     m->build_id_size ? m->build_id : NULL,
-					     m->build_id_size);
-			if (!m->dso)
-				return -PM_ENOMEM;
-		}
-		dname = dso_name(m->dso);
-		interp = map_is_interp(m);
-		n = dso_lookup(m->dso, look - m->start + m->pgoff, st->symbuf,
+		if (!d)
+			return -PM_ENOMEM;
+		dname = dso_name(d);
+		n = dso_lookup(d, look - m->start + m->pgoff, st->symbuf,
 			       sizeof(st->symbuf) / sizeof(st->symbuf[0]));
 		if (n <= 0 || !st->symbuf[n - 1].name)
 			return push_unknown(st, res, dname);
@@ -445,8 +502,8 @@ static void finish_user(struct stack_result *res, size_t from, bool cut)
 	}
 }
 
-int stacker_sample(struct stacker *st, const struct pd_event *ev,
-		   struct thread *t, struct stack_result *res)
+int stacker_collect(struct stacker *st, const struct pd_event *ev,
+		    struct thread *t, struct stack_result *res)
 {
 	const struct pd_sample *s = &ev->u.sample;
 	const struct pd_attr *attr = ev->attr;
@@ -461,6 +518,8 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 	res->has_python = res->interp_break = false;
 	res->unwound = res->stitched = false;
 	res->dropped = 0;
+	res->ur.nr = 0;
+	res->user_from = 0;
 	st->pms_proc = NULL;		/* maps may have changed since */
 	res->break_dso = NULL;
 
@@ -512,7 +571,7 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 		if (err)
 			return err;
 		if (!st->unwinder || !s->user_abi || !s->user_stack_dyn_size)
-			goto out;
+			return 0;
 		if (any_user) {
 			/* unwinding replaces the lone user ip */
 			res->nr = user_from;
@@ -521,38 +580,72 @@ int stacker_sample(struct stacker *st, const struct pd_event *ev,
 	}
 
 	if (!any_user && st->unwinder && s->user_abi && s->user_stack_size) {
-		err = unwinder_unwind_thread(st->unwinder, p, ev->sid.tid, attr,
-					     s, proc_pymaps(st, p), &st->ur);
+		err = unwinder_unwind(st->unwinder, p, attr, s,
+				      proc_pymaps(st, p), &res->ur);
+		fold_unwinder_warnings(st);
 		if (err)
 			return err;
-		user_from = res->nr;
-		for (i = 0; i < st->ur.nr && !err; i++)
-			err = push_user(st, res, p, st->ur.ips[i], i > 0);
+		res->user_from = res->nr;
+		for (i = 0; i < res->ur.nr && !err; i++)
+			err = push_user(st, res, p, res->ur.ips[i], i > 0);
 		if (err)
 			return err;
-		res->unwound = true;
-		res->stitched = st->ur.stitched;
-		if (st->ur.nr) {
-			finish_user(res, user_from, st->ur.truncated);
+		res->unwound = true;	/* classified by stacker_finish */
+	} else if (!any_user && res->nr) {
+		res->end = STACK_END_NO_USER;
+	}
+	return 0;
+}
+
+int stacker_finish(struct stacker *st, const struct pd_event *ev,
+		   struct stack_result *res)
+{
+	struct unwind_result *ur = &res->ur;
+	struct proc *p = res->thread->proc;
+	size_t i;
+	int err;
+
+	if (res->unwound) {
+		size_t from = ur->nr;
+
+		err = unwinder_stitch(st->unwinder, p, ev->sid.tid,
+				      &ev->u.sample, ur);
+		if (err)
+			return err;
+		/* the frames taken from an earlier sample of the thread */
+		if (ur->stitched)
+			from = ur->nr - ur->nr_stitched;
+		for (i = from; i < ur->nr; i++) {
+			err = push_user(st, res, p, ur->ips[i], true);
+			if (err)
+				return err;
+		}
+		res->stitched = ur->stitched;
+		if (ur->nr) {
+			finish_user(res, res->user_from, ur->truncated);
 			/* The unwinder ending without truncation means the
 			 * return address was undefined: the CFI says this is
 			 * the outermost frame (ld.so's _start has no symbol
 			 * on Debian, so the name check alone misses it). */
-			if (!st->ur.truncated &&
+			if (!ur->truncated &&
 			    res->end == STACK_END_TRUNCATED &&
 			    !res->interp_break) {
 				res->end = STACK_END_ROOT;
 			}
 		}
-	} else if (!any_user && res->nr) {
-		res->end = STACK_END_NO_USER;
 	}
-out:
-	if (res->dropped) {
+	if (res->dropped)
 		res->end = STACK_END_TRUNCATED;
-	}
 	for (i = 0; i < res->nr; i++)
 		if (res->frames[i].kind == FRAME_PYTHON)
 			res->has_python = true;
 	return 0;
+}
+
+int stacker_sample(struct stacker *st, const struct pd_event *ev,
+		   struct thread *t, struct stack_result *res)
+{
+	int err = stacker_collect(st, ev, t, res);
+
+	return err ? err : stacker_finish(st, ev, res);
 }

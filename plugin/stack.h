@@ -9,6 +9,11 @@
  * returns point into it, into struct symbols, or into the pymaps, and stay
  * valid until stacker_free(). struct stack_result is caller-owned storage
  * reused from sample to sample.
+ *
+ * Threads: a stacker is used by one thread at a time. For several threads,
+ * each gets a sibling (stacker_new_sibling: own symbols, perf maps and
+ * unwinder caches, nothing mutable shared); they may run stacker_collect()
+ * at once while the session does not change. pipeline.h does that.
  */
 #ifndef PM_STACK_H
 #define PM_STACK_H
@@ -21,6 +26,7 @@
 #include "perfdata.h"
 #include "session.h"
 #include "symbols.h"
+#include "unwind.h"
 
 struct stacker_opts {
 	const char *maps_dirs[4];	/* where perf-PID.map live, searched in
@@ -53,6 +59,9 @@ struct stack_result {
 	bool stitched;			/* ... completed from an earlier sample
 					   of the thread (unwind.h) */
 	unsigned dropped;		/* rootward frames over the frame cap */
+	/* from stacker_collect() to stacker_finish() */
+	struct unwind_result ur;	/* the DWARF unwind, when unwound */
+	size_t user_from;		/* its first frame in frames[] */
 };
 
 struct stacker;
@@ -61,11 +70,29 @@ struct stacker *stacker_new(struct session *sess, struct symbols *syms,
 			    const struct stacker_opts *opts);
 void stacker_free(struct stacker *st);	/* NULL accepted */
 
+/* A stacker for another thread, over the same session with the same
+ * options: its own symbols (symbols_new_sibling), perf-map cache and
+ * unwinder. src must outlive it. NULL on OOM. */
+struct stacker *stacker_new_sibling(struct stacker *src);
+
 /* Symbolize one PD_SAMPLE event of thread t (session_thread() of its
  * pid/tid) into res (cleared first). 0 or -PM_ENOMEM (a stack over the
- * frame cap is cut and marked truncated, not an error). */
+ * frame cap is cut and marked truncated, not an error). Samples must come
+ * in time order per thread (stitching, unwind.h). Same as
+ * stacker_collect() then stacker_finish() on st. */
 int stacker_sample(struct stacker *st, const struct pd_event *ev,
 		   struct thread *t, struct stack_result *res);
+
+/* The two halves of stacker_sample(). stacker_collect() unwinds and
+ * symbolizes; it needs only the session as it was at the sample, and may
+ * run on any stacker (a sibling, on another thread). stacker_finish()
+ * then stitches (unwind.h) and classifies the stack; it must see every
+ * sample, in time order per thread, on one stacker, with the session
+ * still as it was at the sample; ev is the same event. */
+int stacker_collect(struct stacker *st, const struct pd_event *ev,
+		    struct thread *t, struct stack_result *res);
+int stacker_finish(struct stacker *st, const struct pd_event *ev,
+		   struct stack_result *res);
 
 void stack_result_release(struct stack_result *res);
 
@@ -73,8 +100,10 @@ void stack_result_release(struct stack_result *res);
 void stacker_thread_exit(struct stacker *st, uint32_t pid, uint32_t tid);
 
 /* Warnings collected while resolving (maps not found / not trusted, ...),
- * one line each, in order; NULL-terminated array valid until the next
- * stacker call. */
+ * one line each, each once, in the order raised; NULL-terminated array
+ * valid until the next stacker call, strings until stacker_free(). A
+ * warning raised by a call is at index >= stacker_nr_warnings() before it. */
 const char *const *stacker_warnings(struct stacker *st);
+size_t stacker_nr_warnings(const struct stacker *st);
 
 #endif

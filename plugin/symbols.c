@@ -555,6 +555,43 @@ fail:
 	return NULL;
 }
 
+struct symbols *symbols_new_sibling(const struct symbols *src)
+{
+	struct symbols *s = calloc(1, sizeof(*s));
+	const struct bid_ent *b;
+	size_t n = 0, i;
+
+	if (!s || !(s->arena = arena_new()) || !(s->names = strtab_new()))
+		goto fail;
+	s->inline_frames = src->inline_frames;
+	if ((src->root && !(s->root = arena_strdup(s->arena, src->root))) ||
+	    (src->kallsyms &&
+	     !(s->kallsyms = arena_strdup(s->arena, src->kallsyms))) ||
+	    (src->home_debug &&
+	     !(s->home_debug = arena_strdup(s->arena, src->home_debug))))
+		goto fail;
+	while (src->debug_dirs[n])
+		n++;
+	if (!(s->debug_dirs = arena_zalloc(s->arena, (n + 1) * sizeof(char *))))
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (!(s->debug_dirs[i] = arena_strdup(s->arena,
+						      src->debug_dirs[i])))
+			goto fail;
+	for (i = 0; i < BID_BUCKETS; i++)
+		for (b = src->bids[i]; b; b = b->next)
+			if (symbols_add_build_id(s, b->path, b->id, b->size))
+				goto fail;
+	s->ksyms = src->ksyms;
+	s->nksyms = src->nksyms;
+	s->kernel_ok = src->kernel_ok;
+	s->ksyms_borrowed = true;
+	return s;
+fail:
+	symbols_free(s);
+	return NULL;
+}
+
 static void dso_free(struct dso *d)
 {
 	size_t i;
@@ -597,7 +634,8 @@ void symbols_free(struct symbols *s)
 			free(b->path);
 			free(b);
 		}
-	free(s->ksyms);
+	if (!s->ksyms_borrowed)
+		free(s->ksyms);
 	strtab_free(s->names);
 	arena_free(s->arena);
 	if (s->cxx)

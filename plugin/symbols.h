@@ -3,7 +3,8 @@
  * binary (path + build-id), shared across processes and samples.
  *
  * Ownership: struct symbols owns every dso and every string it returns;
- * they live until symbols_free(). Not thread-safe: lookups fill caches.
+ * they live until symbols_free(). Not thread-safe: lookups fill caches;
+ * another thread gets its own through symbols_new_sibling().
  *
  * Address convention: dso_lookup() takes a *file offset* in the binary
  * (ip - map->start + map->pgoff); the dso converts it to an ELF virtual
@@ -44,6 +45,11 @@ struct dso;
 
 struct symbols *symbols_new(const struct symbols_opts *opts);
 void symbols_free(struct symbols *s);	/* NULL accepted */
+
+/* A symbols for another thread: same options and recorded build-ids as
+ * src, its own dsos and caches, src's kernel symbols shared (read-only:
+ * load them into src first). src must outlive it. NULL on OOM. */
+struct symbols *symbols_new_sibling(const struct symbols *src);
 
 /*
  * The dso for a mapped file. Cached by (path, build-id); never NULL except

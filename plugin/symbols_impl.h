@@ -114,6 +114,7 @@ struct symbols {
 	struct ksym *ksyms;
 	size_t nksyms;
 	bool kernel_ok;
+	bool ksyms_borrowed;		/* a sibling's: src owns them */
 	void *cxx;
 	demangle_fn demangle;
 	bool demangle_tried;

@@ -53,15 +53,12 @@
 
 struct unwinder {
 	struct symbols *syms;
+	int slot;			/* ours in proc->priv[] */
 	struct idmap bin_ids;		/* dso pointer -> index in bins */
 	struct cfi_bin **bins;
 	size_t nr_bins, bins_alloc;
 	char **warnings;		/* NULL-terminated */
 	size_t nr_warnings, warnings_alloc;
-	bool warned_no_tramp;
-	/* stitching (stitch.h): each frame's sp, parallel to res->ips */
-	uint64_t *sps;
-	size_t nr_sps, sps_alloc;
 	struct stitcher *stitch;	/* created on first use */
 };
 
@@ -72,17 +69,15 @@ struct mslot {
 	bool resolved;
 };
 
-/* Per-process state in proc->priv; valid for maps_gen. */
+/* Per-process state in proc->priv[u->slot]: map slots valid for
+ * maps_gen, the rest for code_gen. */
 struct uproc {
-	unsigned maps_gen;
+	unsigned maps_gen, code_gen;
 	uint16_t machine;		/* 0 until known */
 	struct mslot *mslots;
 	size_t mslots_alloc;
-	bool tramp_searched;
+	bool tramp_searched, warned_no_tramp;
 	const struct tramp_rule *tramp;
-	uint64_t code_fp;		/* code_fingerprint() at code_since */
-	unsigned code_since;		/* maps_gen when the executable maps
-					   last changed (stitching key) */
 };
 
 struct uregs {
@@ -176,7 +171,7 @@ static struct cfi_bin *bin_get(struct unwinder *u, struct dso *d)
 
 /* ---- per-process state ---- */
 
-void unwinder_proc_free(void *priv)
+static void unwinder_proc_free(void *priv)
 {
 	struct uproc *up = priv;
 
@@ -186,63 +181,30 @@ void unwinder_proc_free(void *priv)
 	free(up);
 }
 
-/*
- * The executable maps, hashed. Stitching (stitch.h) must not reach across
- * a change of the code mapped (exec, dlopen/dlclose, a new trampoline
- * arena), but data maps ([heap] growth, anonymous memory: perf records
- * them with --call-graph dwarf) change maps_gen all the time.
- */
-static uint64_t code_fingerprint(const struct proc *p)
+static struct uproc *uproc_get(struct unwinder *u, struct proc *p)
 {
-	uint64_t h = UINT64_C(0xcbf29ce484222325), v[5];
-	size_t i, j;
-
-	for (i = 0; i < p->nr_maps; i++) {
-		const struct map *m = &p->maps[i];
-
-		if (!m->exec)
-			continue;
-		v[0] = m->start;
-		v[1] = m->end;
-		v[2] = m->pgoff;
-		v[3] = m->ino;
-		v[4] = (uint64_t)m->maj << 32 | m->min;
-		for (j = 0; j < 5; j++)
-			h = (h ^ v[j]) * UINT64_C(0x100000001b3);
-	}
-	return h;
-}
-
-static struct uproc *uproc_get(struct proc *p)
-{
-	struct uproc *up = p->priv;
+	struct uproc *up = p->priv[u->slot];
 
 	if (!up) {
-		/* new, or the maps were cleared by an exec (which bumps
-		 * maps_gen): code_since is newer than any earlier sample's */
 		up = calloc(1, sizeof(*up));
 		if (!up)
 			return NULL;
 		up->maps_gen = p->maps_gen;
-		up->code_fp = code_fingerprint(p);
-		up->code_since = p->maps_gen;
-		p->priv = up;
+		up->code_gen = p->code_gen;
+		p->priv[u->slot] = up;
+	}
+	if (up->code_gen != p->code_gen) {
+		/* the trampoline template and the machine only change with
+		 * the executable maps (exec frees this state altogether) */
+		up->code_gen = p->code_gen;
+		up->tramp_searched = up->warned_no_tramp = false;
+		up->tramp = NULL;
+		up->machine = 0;
 	}
 	if (up->maps_gen != p->maps_gen) {
-		uint64_t fp = code_fingerprint(p);
-
-		/* Data maps (heap, arenas) change all the time under
-		 * --call-graph dwarf; the trampoline template and the
-		 * machine only change with the executable maps (exec frees
-		 * this state altogether). Map slots are indexed by map
-		 * position, so they go on every change. */
-		if (fp != up->code_fp) {
-			up->code_fp = fp;
-			up->code_since = p->maps_gen;
-			up->tramp_searched = false;
-			up->tramp = NULL;
-			up->machine = 0;
-		}
+		/* Map slots are indexed by map position, so they go on every
+		 * change, data maps included (--call-graph dwarf records
+		 * [heap] growth and anonymous memory all the time). */
 		if (up->mslots)
 			memset(up->mslots, 0,
 			       up->mslots_alloc * sizeof(*up->mslots));
@@ -270,13 +232,13 @@ static struct mslot *map_slot(struct uctx *x, struct map *m)
 		return ms;
 	ms->resolved = true;
 	if (map_is_file(m)) {
-		if (!m->dso)
-			m->dso = symbols_dso(x->u->syms, m->path,
-					     m->build_id_size ? m->build_id
-							      : NULL,
-					     m->build_id_size);
-		if (m->dso)
-			ms->cfi = bin_get(x->u, m->dso);
+		struct dso *d = symbols_dso(x->u->syms, m->path,
+					    m->build_id_size ? m->build_id
+							     : NULL,
+					    m->build_id_size);
+
+		if (d)
+			ms->cfi = bin_get(x->u, d);
 	}
 	ms->bias = cfi_bin_bias(ms->cfi, m->start, m->pgoff);
 	return ms;
@@ -313,8 +275,8 @@ static const struct tramp_rule *proc_tramp(struct uctx *x)
 				return x->up->tramp;
 		}
 	}
-	if (!x->u->warned_no_tramp) {
-		x->u->warned_no_tramp = true;
+	if (!x->up->warned_no_tramp) {
+		x->up->warned_no_tramp = true;
 		warn(x->u, "pid %u: perf map has Python frames but no mapped "
 		     "binary defines _Py_trampoline_func_start; Python frames "
 		     "are cut there", x->p->pid);
@@ -752,27 +714,25 @@ static uint16_t proc_machine(struct uctx *x, uint64_t mask)
 	return x->up->machine;
 }
 
-/* The sp of frame nr - 1 (stitching compares frames by (sp, pc)). */
-static int push_sp(struct unwinder *u, size_t nr, uint64_t sp)
+/* A frame: its pc and its sp (stitching compares frames by both). */
+static int push_frame(struct unwind_result *res, uint64_t ip, uint64_t sp)
 {
-	int err = grow_array((void **)&u->sps, &u->sps_alloc, nr,
-			     sizeof(*u->sps), UNWIND_MAX_DEPTH + 1);
-
-	if (err)
-		return err;
-	u->sps[nr - 1] = sp;
-	u->nr_sps = nr;
-	return 0;
-}
-
-static int push_ip(struct unwind_result *res, uint64_t ip)
-{
-	int err = grow_array((void **)&res->ips, &res->alloc, res->nr + 1,
+	size_t alloc = res->alloc;
+	int err = grow_array((void **)&res->ips, &alloc, res->nr + 1,
 			     sizeof(*res->ips), UNWIND_MAX_DEPTH + 1);
 
+	if (!err && alloc != res->alloc) {
+		uint64_t *sps = realloc(res->sps, alloc * sizeof(*sps));
+
+		if (!sps)
+			return -PM_ENOMEM;
+		res->sps = sps;
+		res->alloc = alloc;
+	}
 	if (err)
 		return err;
-	res->ips[res->nr++] = ip;
+	res->ips[res->nr] = ip;
+	res->sps[res->nr++] = sp;
 	return 0;
 }
 
@@ -792,12 +752,10 @@ int unwinder_unwind(struct unwinder *u, struct proc *p,
 	res->why = NULL;
 	res->stitched = false;
 	res->nr_stitched = 0;
-	if (u)
-		u->nr_sps = 0;
 	if (!u || !p || !attr || !s->user_abi || !s->nr_user_regs ||
 	    !s->user_regs)
 		return 0;
-	x.up = uproc_get(p);
+	x.up = uproc_get(u, p);
 	if (!x.up)
 		return -PM_ENOMEM;
 	x.machine = proc_machine(&x, attr->sample_regs_user);
@@ -813,7 +771,7 @@ int unwinder_unwind(struct unwinder *u, struct proc *p,
 	if (s->user_abi == 1) {
 		/* PERF_SAMPLE_REGS_ABI_32: i386/arm32 register numbering and
 		 * CFI differ; keep the ip only */
-		err = push_ip(res, st.pc);
+		err = push_frame(res, st.pc, 0);
 		res->truncated = true;
 		res->why = "32-bit process";
 		return err;
@@ -821,9 +779,7 @@ int unwinder_unwind(struct unwinder *u, struct proc *p,
 	for (depth = 0;; depth++) {
 		if (depth && st.pc == 0)
 			break;
-		err = push_ip(res, st.pc);
-		if (!err)
-			err = push_sp(u, res->nr, st.v[x.sp_reg]);
+		err = push_frame(res, st.pc, st.v[x.sp_reg]);
 		if (err == -PM_ELIMIT || depth >= UNWIND_MAX_DEPTH) {
 			why = "depth limit";
 			err = 0;
@@ -862,11 +818,12 @@ void unwind_result_release(struct unwind_result *res)
 	if (!res)
 		return;
 	free(res->ips);
-	res->ips = NULL;
+	free(res->sps);
+	res->ips = res->sps = NULL;
 	res->nr = res->alloc = 0;
 }
 
-struct unwinder *unwinder_new(struct symbols *syms)
+struct unwinder *unwinder_new(struct symbols *syms, struct session *sess)
 {
 	struct unwinder *u;
 
@@ -876,6 +833,11 @@ struct unwinder *unwinder_new(struct symbols *syms)
 	if (!u)
 		return NULL;
 	u->syms = syms;
+	u->slot = session_priv_slot(sess, unwinder_proc_free);
+	if (u->slot < 0) {
+		free(u);
+		return NULL;
+	}
 	return u;
 }
 
@@ -892,7 +854,6 @@ void unwinder_free(struct unwinder *u)
 	for (i = 0; i < u->nr_warnings; i++)
 		free(u->warnings[i]);
 	free(u->warnings);
-	free(u->sps);
 	stitcher_free(u->stitch);
 	free(u);
 }
@@ -902,33 +863,29 @@ void unwinder_free(struct unwinder *u)
 _Static_assert(STITCH_MAX_FRAMES <= UNWIND_MAX_DEPTH + 1,
 	       "a stitched stack must fit in unwind_result");
 
-int unwinder_unwind_thread(struct unwinder *u, struct proc *p, uint32_t tid,
-			   const struct pd_attr *attr,
-			   const struct pd_sample *s,
-			   const struct pymap *const *pms,
-			   struct unwind_result *res)
+int unwinder_stitch(struct unwinder *u, struct proc *p, uint32_t tid,
+		    const struct pd_sample *s, struct unwind_result *res)
 {
 	struct stitch_key key;
 	struct stitch_sample smp;
 	struct stitch_tail tail;
 	size_t i;
-	int err = unwinder_unwind(u, p, attr, s, pms, res);
+	int err;
 
-	/* nr_sps differs from nr for a 32-bit sample (ip only) */
-	if (err || !u || !p || !p->priv || !res->nr || u->nr_sps != res->nr)
-		return err;
+	/* a 32-bit sample has only its ip */
+	if (!u || !p || !res->nr || s->user_abi != 2)
+		return 0;
 	if (!u->stitch && !(u->stitch = stitcher_new()))
 		return -PM_ENOMEM;
 	key.pid = p->pid;
 	key.tid = tid;
 	key.generation = p->generation;
-	/* unwinder_unwind made p->priv when it gave frames */
-	key.code_gen = ((const struct uproc *)p->priv)->code_since;
+	key.code_gen = p->code_gen;
 	smp.ips = res->ips;
-	smp.sps = u->sps;
+	smp.sps = res->sps;
 	smp.nr = res->nr;
 	smp.stack = s->user_stack;
-	smp.stack_addr = u->sps[0];	/* the copy starts at the sampled sp */
+	smp.stack_addr = res->sps[0];	/* the copy starts at the sampled sp */
 	smp.stack_len = s->user_stack ? s->user_stack_dyn_size : 0;
 	if (smp.stack_len > s->user_stack_size)
 		smp.stack_len = s->user_stack_size;
@@ -937,9 +894,7 @@ int unwinder_unwind_thread(struct unwinder *u, struct proc *p, uint32_t tid,
 	    (!res->why || strcmp(res->why, "depth limit") != 0) &&
 	    stitcher_find(u->stitch, &key, &smp, &tail)) {
 		for (i = 0; i < tail.nr; i++) {
-			err = push_ip(res, tail.ips[i]);
-			if (!err)
-				err = push_sp(u, res->nr, tail.sps[i]);
+			err = push_frame(res, tail.ips[i], tail.sps[i]);
 			if (err)
 				return err;	/* ENOMEM: find bounds the depth */
 		}
@@ -948,10 +903,21 @@ int unwinder_unwind_thread(struct unwinder *u, struct proc *p, uint32_t tid,
 		res->stitched = true;
 		res->nr_stitched = tail.nr;
 		smp.ips = res->ips;
-		smp.sps = u->sps;
+		smp.sps = res->sps;
 		smp.nr = res->nr;
 	}
 	return stitcher_record(u->stitch, &key, &smp, !res->truncated);
+}
+
+int unwinder_unwind_thread(struct unwinder *u, struct proc *p, uint32_t tid,
+			   const struct pd_attr *attr,
+			   const struct pd_sample *s,
+			   const struct pymap *const *pms,
+			   struct unwind_result *res)
+{
+	int err = unwinder_unwind(u, p, attr, s, pms, res);
+
+	return err ? err : unwinder_stitch(u, p, tid, s, res);
 }
 
 void unwinder_thread_exit(struct unwinder *u, uint32_t pid, uint32_t tid)

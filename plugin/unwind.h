@@ -15,9 +15,12 @@
  * warning and a truncated stack.
  *
  * Ownership: the unwinder owns per-binary caches; per-process state hangs
- * off proc->priv and is freed through unwinder_proc_free (give it to
- * session_set_priv_free). Results are caller-owned storage reused between
- * calls.
+ * off its own slot of proc->priv[] (session_priv_slot) and is freed by the
+ * session. Results are caller-owned storage reused between calls.
+ *
+ * Threads: an unwinder is used by one thread at a time. Several unwinders
+ * (each on its own struct symbols) may run at once over one session while
+ * it does not change (pipeline.h).
  */
 #ifndef PM_UNWIND_H
 #define PM_UNWIND_H
@@ -34,7 +37,9 @@
 struct unwind_result {
 	uint64_t *ips;		/* [0] = user ip from the sampled regs, then
 				   return addresses (look up at ip - 1) */
-	size_t nr, alloc;
+	uint64_t *sps;		/* each frame's stack pointer: the sampled
+				   sp, then each callee's CFA (stitch.h) */
+	size_t nr, alloc;	/* of both arrays */
 	bool truncated;		/* ran off the stack copy / failed mid-way /
 				   depth limit (1024); false when the chain
 				   ended normally (RA undefined, as at _start
@@ -42,16 +47,17 @@ struct unwind_result {
 				   code without CFI) */
 	const char *why;	/* static string explaining truncation */
 	bool stitched;		/* completed from an earlier sample of the
-				   thread (unwinder_unwind_thread); then
-				   truncated is false */
+				   thread (unwinder_stitch); then truncated
+				   is false */
 	size_t nr_stitched;	/* ips taken from that sample (at the end) */
 };
 
 struct unwinder;
 
-struct unwinder *unwinder_new(struct symbols *syms);
+/* An unwinder over syms for the processes of sess (takes a priv slot of
+ * sess). NULL on OOM or when sess has no slot left. */
+struct unwinder *unwinder_new(struct symbols *syms, struct session *sess);
 void unwinder_free(struct unwinder *u);		/* NULL accepted */
-void unwinder_proc_free(void *priv);		/* for session_set_priv_free */
 
 /*
  * Unwind the user part of sample s (attr gives the regs mask) in process p.
@@ -65,14 +71,19 @@ int unwinder_unwind(struct unwinder *u, struct proc *p,
 		    const struct pymap *const *pms, struct unwind_result *res);
 
 /*
- * As unwinder_unwind, for a sample of thread tid, with stitching (stitch.h):
- * a stack cut where the copy ends is completed from an earlier sample of
- * the same thread that shows the same outermost frame with the same stack
- * bytes, and then has stitched set. Samples must come in time order per
- * thread; every sample of the thread should go through here (its stack
- * pointer tells which frames have returned). History memory is bounded
- * (stitch.h) and freed by unwinder_free.
+ * Stitching (stitch.h) of res, the unwinder_unwind() result of sample s of
+ * thread tid in p (possibly from another unwinder): a stack cut where the
+ * copy ends is completed from an earlier sample of the same thread that
+ * shows the same outermost frame with the same stack bytes, and then has
+ * stitched set. Every unwound sample of the thread should go through here,
+ * in time order (its stack pointer tells which frames have returned), on
+ * one unwinder, with the session as it was at the sample. History memory is
+ * bounded (stitch.h) and freed by unwinder_free. 0 or -PM_ENOMEM.
  */
+int unwinder_stitch(struct unwinder *u, struct proc *p, uint32_t tid,
+		    const struct pd_sample *s, struct unwind_result *res);
+
+/* unwinder_unwind, then unwinder_stitch. */
 int unwinder_unwind_thread(struct unwinder *u, struct proc *p, uint32_t tid,
 			   const struct pd_attr *attr,
 			   const struct pd_sample *s,

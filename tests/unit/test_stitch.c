@@ -280,7 +280,7 @@ static void test_live(void)
 	struct symbols_opts sopts = { .inline_frames = true };
 	struct symbols *syms = symbols_new(&sopts);
 	struct session *sess = session_new();
-	struct unwinder *u = syms ? unwinder_new(syms) : NULL;
+	struct unwinder *u = syms && sess ? unwinder_new(syms, sess) : NULL;
 	struct pd_attr attr = SELFSTACK_ATTR;
 	struct unwind_result res = { 0 }, full = { 0 };
 	struct pd_sample s;
@@ -291,7 +291,6 @@ static void test_live(void)
 	CHECK(l && syms && sess && u);
 	if (!l || !syms || !sess || !u)
 		goto out;
-	session_set_priv_free(sess, unwinder_proc_free);
 	l->t.stack_top = selfstack_top();
 	l->shallow.stack_top = l->e.stack_top = l->t.stack_top;
 	CHECK(selfstack_add_maps(sess, 100, MAPS_ALL) > 0);

@@ -131,7 +131,7 @@ int main(void)
 	struct symbols_opts sopts = { .inline_frames = true };
 	struct symbols *syms = symbols_new(&sopts);
 	struct session *sess = session_new();
-	struct unwinder *u = syms ? unwinder_new(syms) : NULL;
+	struct unwinder *u = syms && sess ? unwinder_new(syms, sess) : NULL;
 	struct pd_attr attr = SELFSTACK_ATTR;
 	struct unwind_result res = { 0 };
 	struct pd_sample s;
@@ -147,7 +147,6 @@ int main(void)
 	CHECK(c && syms && sess && u);
 	if (!c || !syms || !sess || !u)
 		return check_done();
-	session_set_priv_free(sess, unwinder_proc_free);
 	c->ss.stack_top = selfstack_top();
 	CHECK(c->ss.stack_top != 0);
 	CHECK(selfstack_add_maps(sess, 100, MAPS_ALL) > 0);
