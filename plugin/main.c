@@ -26,6 +26,7 @@
 #include "merge.h"
 #include "output.h"
 #include "perfdata.h"
+#include "pipeline.h"
 #include "profile.h"
 #include "session.h"
 #include "stack.h"
@@ -47,6 +48,7 @@ struct options {
 	const char *archive;		/* --archive: pyperf-maps archive */
 	const char *title;
 	bool force, quiet, no_unwind;
+	unsigned jobs;			/* -j; 0 = one per CPU */
 	uint32_t pids[MAX_FILTER], tids[MAX_FILTER];
 	size_t nr_pids, nr_tids;
 	const char *comms[MAX_FILTER];
@@ -81,6 +83,9 @@ static const char usage_text[] =
 "                        `pyperf-maps archive` (analysis on another machine)\n"
 "      --title TEXT      flamegraph title\n"
 "      --no-unwind       ignore DWARF stack copies (callchains only)\n"
+"  -j, --jobs N          threads for unwinding and symbolizing (default:\n"
+"                        one per CPU, at most 8; output does not depend\n"
+"                        on it)\n"
 "  -f, --force           read files not owned by you or root\n"
 "  -q, --quiet           no summary on stdout in the default mode\n"
 "  -h, --help            this text\n"
@@ -147,6 +152,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "archive", required_argument, NULL, OPT_ARCHIVE },
 		{ "title", required_argument, NULL, OPT_TITLE },
 		{ "no-unwind", no_argument, NULL, OPT_NO_UNWIND },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -155,7 +161,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:F:e:p:t:c:fqhV", longopts,
+	while ((c = getopt_long(argc, argv, "o:F:e:p:t:c:j:fqhV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'o':
@@ -223,6 +229,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_NO_UNWIND:
 			o->no_unwind = true;
 			break;
+		case 'j': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*optarg < '0' || *optarg > '9' || *end || !n ||
+			    n > PIPELINE_MAX_THREADS)
+				return usage_error("bad --jobs '%s' (1 to %d)",
+						   optarg,
+						   PIPELINE_MAX_THREADS);
+			o->jobs = (unsigned)n;
+			break;
+		}
 		case 'f':
 			o->force = true;
 			break;
@@ -280,9 +298,9 @@ struct run {
 	struct symbols *syms;
 	struct session *sess;
 	struct stacker *st;
+	struct pipeline *pl;		/* samples -> stacks, on -j threads */
 	struct event_stats *ev;		/* one per attr */
 	size_t nr_ev;
-	struct stack_result res;
 	struct frame *merged;
 	size_t merged_alloc;
 	struct eventsum *evsum;		/* fault/memory/GC/off-CPU summaries */
@@ -290,61 +308,79 @@ struct run {
 	struct archive *archive;	/* --archive, extracted */
 	bool stage_error;		/* process_all stopped on a limit, not
 					   on damaged input */
+	uint64_t fail_offset;		/* the record processing failed on */
+	uint32_t fail_type;
 	const struct profile **profs;	/* ev[i].profile, for eventsum */
 };
 
+/* The pipeline's sink: a finished stack into the profiles and counters. */
+static int sink_sample(void *arg, const struct pd_event *ev,
+		       struct stack_result *res)
+{
+	struct run *r = arg;
+	struct event_stats *es = &r->ev[ev->attr->idx];
+	size_t n;
+	int err;
+
+	r->fail_offset = ev->offset;
+	r->fail_type = PD_SAMPLE;
+	err = grow_array((void **)&r->merged, &r->merged_alloc, res->nr + 1,
+			 sizeof(*r->merged), 1u << 17);
+	if (err)
+		return err;
+	n = merge_stack(res->frames, res->nr,
+			res->end == STACK_END_TRUNCATED, r->o->merge,
+			r->merged);
+	err = profile_add(es->profile, r->merged, n, 1);
+	if (!err)
+		err = eventsum_sample(r->evsum, ev, r->merged, n, res);
+	if (err)
+		return err;
+	es->samples++;
+	if (res->has_python) {
+		es->with_python++;
+		if (res->end == STACK_END_ROOT)
+			es->python_complete++;
+	}
+	if (res->end == STACK_END_TRUNCATED)
+		es->truncated++;
+	if (res->end == STACK_END_NO_USER)
+		es->no_user++;
+	if (res->unwound)
+		es->unwound++;
+	if (res->stitched)
+		es->stitched++;
+	if (res->interp_break) {
+		es->interp_break++;
+		if (!es->break_dso)
+			es->break_dso = res->break_dso;
+	}
+	return 0;
+}
+
 static int handle_sample(struct run *r, const struct pd_event *ev)
 {
-	struct event_stats *es;
 	struct thread *t;
-	size_t n;
 	int err;
 
 	if (!ev->attr || ev->attr->idx >= r->nr_ev)
 		return 0;
-	es = &r->ev[ev->attr->idx];
-	t = session_thread(r->sess, ev->sid.pid, ev->sid.tid);
-	if (!t)
-		return -PM_ENOMEM;
+	r->fail_offset = ev->offset;
+	r->fail_type = PD_SAMPLE;
+	t = session_thread_peek(r->sess, ev->sid.pid, ev->sid.tid);
+	if (!t) {
+		/* a new thread changes the session: not under the workers */
+		if ((err = pipeline_flush(r->pl)))
+			return err;
+		t = session_thread(r->sess, ev->sid.pid, ev->sid.tid);
+		if (!t)
+			return -PM_ENOMEM;
+	}
 	if (!sample_wanted(r->o, ev, t->comm)) {
-		es->filtered++;
+		r->ev[ev->attr->idx].filtered++;
 		return 0;
 	}
-	err = stacker_sample(r->st, ev, t, &r->res);
-	if (err)
-		return err;
-	err = grow_array((void **)&r->merged, &r->merged_alloc, r->res.nr + 1,
-			 sizeof(*r->merged), 1u << 17);
-	if (err)
-		return err;
-	n = merge_stack(r->res.frames, r->res.nr,
-			r->res.end == STACK_END_TRUNCATED,
-			r->o->merge, r->merged);
-	err = profile_add(es->profile, r->merged, n, 1);
-	if (!err)
-		err = eventsum_sample(r->evsum, ev, r->merged, n, &r->res);
-	if (err)
-		return err;
-	es->samples++;
-	if (r->res.has_python) {
-		es->with_python++;
-		if (r->res.end == STACK_END_ROOT)
-			es->python_complete++;
-	}
-	if (r->res.end == STACK_END_TRUNCATED)
-		es->truncated++;
-	if (r->res.end == STACK_END_NO_USER)
-		es->no_user++;
-	if (r->res.unwound)
-		es->unwound++;
-	if (r->res.stitched)
-		es->stitched++;
-	if (r->res.interp_break) {
-		es->interp_break++;
-		if (!es->break_dso)
-			es->break_dso = r->res.break_dso;
-	}
-	return 0;
+	return pipeline_submit(r->pl, ev, t);
 }
 
 /* Read every record; returns 0, or the reader's error after partial
@@ -352,27 +388,38 @@ static int handle_sample(struct run *r, const struct pd_event *ev)
 static int process_all(struct run *r, struct pm_error *err)
 {
 	struct pd_event ev;
-	int rc;
+	int rc, stage = 0;
 
 	while ((rc = perfdata_next(r->pd, &ev, err)) > 0) {
-		if (ev.type == PD_SAMPLE)
-			rc = handle_sample(r, &ev);
-		else if ((rc = session_process(r->sess, &ev)) >= 0)
-			rc = eventsum_record(r->evsum, &ev);
-		if (ev.type == PD_EXIT)
-			stacker_thread_exit(r->st, ev.u.fork.pid, ev.u.fork.tid);
-		if (rc < 0) {
-			/* not the reader's error: the input is fine so far,
-			 * a limit was hit processing it */
-			r->stage_error = true;
-			return pm_error_set(err, -rc, "offset %llu: %s record: "
-					    "%s", (unsigned long long)ev.offset,
-					    perfdata_record_name(ev.type),
-					    rc == -PM_ELIMIT ?
-					    "over a built-in limit (a crafted "
-					    "or unusual file)" :
-					    pm_strerror(rc));
+		if (ev.type == PD_SAMPLE) {
+			stage = handle_sample(r, &ev);
+		} else if (!(stage = pipeline_flush(r->pl))) {
+			/* the session changes: earlier samples are sunk */
+			r->fail_offset = ev.offset;
+			r->fail_type = ev.type;
+			stage = session_process(r->sess, &ev);
+			if (stage >= 0)
+				stage = eventsum_record(r->evsum, &ev);
+			if (ev.type == PD_EXIT)
+				stacker_thread_exit(r->st, ev.u.fork.pid,
+						    ev.u.fork.tid);
 		}
+		if (stage < 0)
+			break;
+	}
+	/* at the end, or at damage: what was read is sunk all the same */
+	if (stage >= 0)
+		stage = pipeline_flush(r->pl);
+	if (stage < 0) {
+		/* not the reader's error: the input is fine so far, a limit
+		 * was hit processing it */
+		r->stage_error = true;
+		return pm_error_set(err, -stage, "offset %llu: %s record: %s",
+				    (unsigned long long)r->fail_offset,
+				    perfdata_record_name(r->fail_type),
+				    stage == -PM_ELIMIT ?
+				    "over a built-in limit (a crafted or "
+				    "unusual file)" : pm_strerror(stage));
 	}
 	return rc;
 }
@@ -425,7 +472,7 @@ static int write_json(struct run *r, FILE *f)
 	struct summary_input si = {
 		.path = r->o->input, .info = perfdata_info(r->pd),
 		.pstats = perfdata_stats(r->pd), .events = r->ev,
-		.nr_events = r->nr_ev, .warnings = stacker_warnings(r->st),
+		.nr_events = r->nr_ev, .warnings = pipeline_warnings(r->pl),
 	};
 
 	return summary_write_json(f, &si, r->evsum);
@@ -466,7 +513,7 @@ static int write_text(struct run *r, const struct event_stats *es, size_t n,
 	struct summary_input si = {
 		.path = r->o->input, .info = perfdata_info(r->pd),
 		.pstats = perfdata_stats(r->pd), .events = es, .nr_events = n,
-		.warnings = stacker_warnings(r->st),
+		.warnings = pipeline_warnings(r->pl),
 	};
 	char *buf = NULL;
 	size_t len = 0, i;
@@ -737,6 +784,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	load_kernel_symbols(&r);
+	/* after the kernel symbols: the threads' symbols share them */
+	r.pl = pipeline_new(r.st, o.jobs, sink_sample, &r);
+	if (!r.pl) {
+		fprintf(stderr, "pyperf-merge: out of memory\n");
+		status = 1;
+		goto out;
+	}
 	rc = process_all(&r, &err);
 	if (rc < 0) {
 		input_error(o.input, &err);
@@ -752,13 +806,13 @@ int main(int argc, char **argv)
 		status = status ? status : 4;
 out:
 	eventsum_free(r.evsum);
+	pipeline_free(r.pl);
 	stacker_free(r.st);
 	for (i = 0; r.ev && i < r.nr_ev; i++)
 		profile_free(r.ev[i].profile);
 	free(r.ev);
 	free(r.profs);
 	free(r.merged);
-	stack_result_release(&r.res);
 	session_free(r.sess);
 	symbols_free(r.syms);
 	perfdata_free(r.pd);

@@ -187,6 +187,9 @@ struct pd_event {
 	uint64_t offset;		/* file offset of the record (or of the
 					   COMPRESSED record holding it) */
 	const uint8_t *data;		/* the whole record, size bytes */
+	bool stable;			/* data lies in the input image: the
+					   event and its pointers stay valid
+					   until perfdata_free() */
 	const struct pd_attr *attr;	/* owning event, NULL if unknown */
 	struct pd_sample_id sid;	/* from the sample or the trailer */
 	union {
@@ -272,6 +275,16 @@ const struct pd_stats *perfdata_stats(const struct perfdata *pd);
  */
 int perfdata_next(struct perfdata *pd, struct pd_event *ev,
 		  struct pm_error *err);
+
+/*
+ * Keep an event past the next perfdata_next(): *out = *ev, with the record
+ * copied into *buf (grown as needed, caller frees) unless ev->stable, and
+ * every pointer into it moved along. 0 or -PM_ENOMEM. (The reader releases
+ * the pages of a file it has read, but not those of the last 64 MiB: kept
+ * events read within that window are not faulted in again.)
+ */
+int perfdata_event_keep(const struct pd_event *ev, struct pd_event *out,
+			uint8_t **buf, size_t *alloc);
 
 /* First non-fatal problem seen (skipped record, data.size 0, ...), or NULL. */
 const char *perfdata_warning(const struct perfdata *pd);

@@ -33,6 +33,10 @@
 #define PD_CHUNK0		(128u << 10)	/* the first one (> max record) */
 #define PD_ZBUF			(256u << 10)	/* decompression window */
 #define PD_DROP_STEP		(64u << 20)	/* release read pages every */
+#define PD_KEEP_WINDOW		(64u << 20)	/* ... but not the last bytes
+						   read: delivered events
+						   kept (perfdata_event_keep)
+						   stay resident */
 
 /* A record as read, before it is queued. Pointers valid until consumed. */
 struct pd_raw {

@@ -409,8 +409,11 @@ void pd_raw_consume(struct perfdata *pd)
 	 * points into them (see store()): drop them so a multi-GiB DWARF
 	 * recording does not stay resident. */
 	if (pd->mapped && pd->pos < pd->mem_len &&
-	    pd->pos - pd->dropped >= PD_DROP_STEP) {
-		end = oldest_direct(pd) & ~(uint64_t)(pd->pagesize - 1);
+	    pd->pos - pd->dropped >= PD_DROP_STEP + PD_KEEP_WINDOW) {
+		end = oldest_direct(pd);
+		if (end > pd->pos - PD_KEEP_WINDOW)
+			end = pd->pos - PD_KEEP_WINDOW;
+		end &= ~(uint64_t)(pd->pagesize - 1);
 		if (end > pd->dropped)
 			madvise((uint8_t *)pd->mapped + pd->dropped,
 				(size_t)(end - pd->dropped), MADV_DONTNEED);
@@ -656,6 +659,7 @@ int perfdata_next(struct perfdata *pd, struct pd_event *ev,
 				continue;
 			}
 			ev->offset = e->off;
+			ev->stable = e->direct != NULL;
 			pd->last = *e;
 			pd->have_last = true;
 			return 1;
@@ -679,4 +683,58 @@ int perfdata_next(struct perfdata *pd, struct pd_event *ev,
 		if (rc)
 			pd->eof = true;
 	}
+}
+
+/* p moved from the record at old to its copy at new (n bytes). */
+static const void *moved(const void *p, const uint8_t *old,
+			 const uint8_t *new, size_t n)
+{
+	const uint8_t *q = p;
+
+	return q && q >= old && q <= old + n ? new + (q - old) : p;
+}
+
+int perfdata_event_keep(const struct pd_event *ev, struct pd_event *out,
+			uint8_t **buf, size_t *alloc)
+{
+	const uint8_t *o = ev->data;
+	size_t n = ev->size;
+	uint8_t *c;
+
+	*out = *ev;
+	if (ev->stable || !o)
+		return 0;
+	if (grow_array((void **)buf, alloc, n ? n : 1, 1, 1u << 16))
+		return -PM_ENOMEM;
+	c = *buf;
+	memcpy(c, o, n);
+	out->data = c;
+	switch (ev->type) {
+	case PD_SAMPLE: {
+		struct pd_sample *s = &out->u.sample;
+
+		s->callchain = moved(s->callchain, o, c, n);
+		s->raw = moved(s->raw, o, c, n);
+		s->branches = moved(s->branches, o, c, n);
+		s->user_regs = moved(s->user_regs, o, c, n);
+		s->user_stack = moved(s->user_stack, o, c, n);
+		s->intr_regs = moved(s->intr_regs, o, c, n);
+		s->read = moved(s->read, o, c, n);
+		s->aux = moved(s->aux, o, c, n);
+		break;
+	}
+	case PD_MMAP:
+	case PD_MMAP2:
+		out->u.mmap.filename = moved(out->u.mmap.filename, o, c, n);
+		break;
+	case PD_COMM:
+		out->u.comm.comm = moved(out->u.comm.comm, o, c, n);
+		break;
+	case PD_KSYMBOL:
+		out->u.ksymbol.name = moved(out->u.ksymbol.name, o, c, n);
+		break;
+	default:
+		break;
+	}
+	return 0;
 }

@@ -29,6 +29,17 @@
 
 #define MAX_FRAMES (1u << 16)
 #define MAX_WARNINGS 64
+#define SYMHIT_SLOTS 4096		/* per-stacker lookup cache */
+#define SYMHIT_FRAMES 6			/* frames kept per entry */
+
+/* A dso_lookup() result, so that repeated addresses do not take the
+ * shared symbols' lock (direct-mapped; deeper inline chains are not kept). */
+struct symhit {
+	const struct dso *dso;		/* NULL: empty */
+	uint64_t off;
+	int n;
+	struct sym_frame f[SYMHIT_FRAMES];
+};
 
 /* Per-pid perf map cache entry (st->pymaps, indexed through pymap_ids). */
 struct pymap_slot {
@@ -47,7 +58,6 @@ struct dso_slot {
 struct stacker {
 	struct session *sess;
 	struct symbols *syms;
-	bool own_syms;			/* a sibling's */
 	struct stacker_opts opts;
 	struct strtab *strings;
 	struct unwinder *unwinder;
@@ -59,6 +69,7 @@ struct stacker {
 	struct dso_slot *dsos;
 	size_t nr_dsos, dsos_alloc;
 	struct sym_frame symbuf[16];
+	struct symhit *symhits;		/* SYMHIT_SLOTS, allocated on use */
 	struct { uint64_t ip; const char *name; } kcache[4096];
 	const struct pymap *pms[9];	/* proc_pymaps() for pms_proc ... */
 	struct proc *pms_proc;		/* ... during the current sample */
@@ -129,16 +140,7 @@ fail:
 
 struct stacker *stacker_new_sibling(struct stacker *src)
 {
-	struct symbols *syms = symbols_new_sibling(src->syms);
-	struct stacker *st = syms ? stacker_new(src->sess, syms, &src->opts)
-				  : NULL;
-
-	if (!st) {
-		symbols_free(syms);
-		return NULL;
-	}
-	st->own_syms = true;
-	return st;
+	return stacker_new(src->sess, src->syms, &src->opts);
 }
 
 void stacker_free(struct stacker *st)
@@ -153,10 +155,9 @@ void stacker_free(struct stacker *st)
 	idmap_release(&st->pymap_ids);
 	free(st->dsos);
 	idmap_release(&st->dso_ids);
+	free(st->symhits);
 	unwinder_free(st->unwinder);
 	strtab_free(st->strings);
-	if (st->own_syms)
-		symbols_free(st->syms);
 	free(st);
 }
 
@@ -422,12 +423,41 @@ static int push_unknown(struct stacker *st, struct stack_result *res,
 	return push(res, name, base, FRAME_NATIVE);
 }
 
+/* dso_lookup() through the stacker's cache; frames in *out. */
+static int lookup(struct stacker *st, struct dso *d, uint64_t off,
+		  const struct sym_frame **out)
+{
+	size_t k = (size_t)((off ^ off >> 13 ^ (uintptr_t)d >> 4) &
+			    (SYMHIT_SLOTS - 1));
+	struct symhit *h;
+	int n;
+
+	if (!st->symhits)
+		st->symhits = calloc(SYMHIT_SLOTS, sizeof(*st->symhits));
+	h = st->symhits ? &st->symhits[k] : NULL;
+	if (h && h->dso == d && h->off == off) {
+		*out = h->f;
+		return h->n;
+	}
+	n = dso_lookup(d, off, st->symbuf,
+		       sizeof(st->symbuf) / sizeof(st->symbuf[0]));
+	*out = st->symbuf;
+	if (h && n >= 0 && n <= SYMHIT_FRAMES) {
+		h->dso = d;
+		h->off = off;
+		h->n = n;
+		memcpy(h->f, st->symbuf, (size_t)n * sizeof(*h->f));
+	}
+	return n;
+}
+
 static int push_user(struct stacker *st, struct stack_result *res,
 		     struct proc *p, uint64_t ip, bool is_return)
 {
 	uint64_t look = is_return ? ip - 1 : ip;
 	struct map *m = proc_find_map(p, look);
 	const struct pymap_entry *e;
+	const struct sym_frame *sf;
 	int n, i, err;
 
 	if (m && map_is_file(m)) {
@@ -438,23 +468,22 @@ static int push_user(struct stacker *st, struct stack_result *res,
 		if (!d)
 			return -PM_ENOMEM;
 		dname = dso_name(d);
-		n = dso_lookup(d, look - m->start + m->pgoff, st->symbuf,
-			       sizeof(st->symbuf) / sizeof(st->symbuf[0]));
-		if (n <= 0 || !st->symbuf[n - 1].name)
+		n = lookup(st, d, look - m->start + m->pgoff, &sf);
+		if (n <= 0 || !sf[n - 1].name)
 			return push_unknown(st, res, dname);
 		for (i = 0; i < n; i++) {
 			char label[512];
 			const char *py;
 
 			/* perf inject --jit: jitted-PID-N.so, symbol "py::..." */
-			if (pymap_label_for_name(st->symbuf[i].name, label,
+			if (pymap_label_for_name(sf[i].name, label,
 						 sizeof(label))) {
 				py = strtab_intern(st->strings, label);
 				if (!py)
 					return -PM_ENOMEM;
 				err = push(res, py, "", FRAME_PYTHON);
 			} else {
-				err = push(res, st->symbuf[i].name, dname,
+				err = push(res, sf[i].name, dname,
 					   interp ? FRAME_INTERP : FRAME_NATIVE);
 			}
 			if (err)

@@ -11,9 +11,10 @@
  * reused from sample to sample.
  *
  * Threads: a stacker is used by one thread at a time. For several threads,
- * each gets a sibling (stacker_new_sibling: own symbols, perf maps and
- * unwinder caches, nothing mutable shared); they may run stacker_collect()
- * at once while the session does not change. pipeline.h does that.
+ * each gets a sibling (stacker_new_sibling: own perf maps, unwinder and
+ * caches; the symbols are shared, symbols.h); they may run
+ * stacker_collect() at once while the session does not change.
+ * pipeline.h does that.
  */
 #ifndef PM_STACK_H
 #define PM_STACK_H
@@ -70,9 +71,9 @@ struct stacker *stacker_new(struct session *sess, struct symbols *syms,
 			    const struct stacker_opts *opts);
 void stacker_free(struct stacker *st);	/* NULL accepted */
 
-/* A stacker for another thread, over the same session with the same
- * options: its own symbols (symbols_new_sibling), perf-map cache and
- * unwinder. src must outlive it. NULL on OOM. */
+/* A stacker for another thread, over the same session and symbols with
+ * the same options: its own perf-map cache, unwinder and caches. src must
+ * outlive it. NULL on OOM. */
 struct stacker *stacker_new_sibling(struct stacker *src);
 
 /* Symbolize one PD_SAMPLE event of thread t (session_thread() of its

@@ -442,8 +442,8 @@ const char *dso_file(struct dso *d)
 	return d->file;
 }
 
-bool dso_symbol_addr(struct dso *d, const char *name, uint64_t *vaddr,
-		     uint64_t *size)
+static bool symbol_addr(struct dso *d, const char *name, uint64_t *vaddr,
+			uint64_t *size)
 {
 	Elf *tabs[3] = { d->elf, d->dbg, d->elf };
 	static const char *const secs[3] = { ".symtab", ".symtab", ".dynsym" };
@@ -477,7 +477,7 @@ bool dso_symbol_addr(struct dso *d, const char *name, uint64_t *vaddr,
 	return false;
 }
 
-bool dso_read(struct dso *d, uint64_t vaddr, void *buf, size_t size)
+static bool read_code(struct dso *d, uint64_t vaddr, void *buf, size_t size)
 {
 	const GElf_Phdr *p;
 	const char *raw;
@@ -498,6 +498,17 @@ bool dso_read(struct dso *d, uint64_t vaddr, void *buf, size_t size)
 		return true;
 	}
 	return false;
+}
+
+bool dso_symbol_addr(struct dso *d, const char *name, uint64_t *vaddr,
+		     uint64_t *size)
+{
+	SYMBOLS_LOCKED(d->s, bool, symbol_addr(d, name, vaddr, size));
+}
+
+bool dso_read(struct dso *d, uint64_t vaddr, void *buf, size_t size)
+{
+	SYMBOLS_LOCKED(d->s, bool, read_code(d, vaddr, buf, size));
 }
 
 /* ---- the symbols object ---- */
@@ -521,7 +532,15 @@ struct symbols *symbols_new(const struct symbols_opts *opts)
 	size_t n = 0, i;
 	char *root;
 
-	if (!s || !(s->arena = arena_new()) || !(s->names = strtab_new()))
+	pthread_mutexattr_t ma;
+
+	if (!s)
+		return NULL;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	if (!(s->arena = arena_new()) || !(s->names = strtab_new()))
 		goto fail;
 	elf_version(EV_CURRENT);
 	s->inline_frames = opts ? opts->inline_frames : true;
@@ -549,43 +568,6 @@ struct symbols *symbols_new(const struct symbols_opts *opts)
 	if (home && home[0] == '/' &&
 	    !(s->home_debug = arena_concat(s->arena, home, "/.debug")))
 		goto fail;
-	return s;
-fail:
-	symbols_free(s);
-	return NULL;
-}
-
-struct symbols *symbols_new_sibling(const struct symbols *src)
-{
-	struct symbols *s = calloc(1, sizeof(*s));
-	const struct bid_ent *b;
-	size_t n = 0, i;
-
-	if (!s || !(s->arena = arena_new()) || !(s->names = strtab_new()))
-		goto fail;
-	s->inline_frames = src->inline_frames;
-	if ((src->root && !(s->root = arena_strdup(s->arena, src->root))) ||
-	    (src->kallsyms &&
-	     !(s->kallsyms = arena_strdup(s->arena, src->kallsyms))) ||
-	    (src->home_debug &&
-	     !(s->home_debug = arena_strdup(s->arena, src->home_debug))))
-		goto fail;
-	while (src->debug_dirs[n])
-		n++;
-	if (!(s->debug_dirs = arena_zalloc(s->arena, (n + 1) * sizeof(char *))))
-		goto fail;
-	for (i = 0; i < n; i++)
-		if (!(s->debug_dirs[i] = arena_strdup(s->arena,
-						      src->debug_dirs[i])))
-			goto fail;
-	for (i = 0; i < BID_BUCKETS; i++)
-		for (b = src->bids[i]; b; b = b->next)
-			if (symbols_add_build_id(s, b->path, b->id, b->size))
-				goto fail;
-	s->ksyms = src->ksyms;
-	s->nksyms = src->nksyms;
-	s->kernel_ok = src->kernel_ok;
-	s->ksyms_borrowed = true;
 	return s;
 fail:
 	symbols_free(s);
@@ -634,12 +616,12 @@ void symbols_free(struct symbols *s)
 			free(b->path);
 			free(b);
 		}
-	if (!s->ksyms_borrowed)
-		free(s->ksyms);
+	free(s->ksyms);
 	strtab_free(s->names);
 	arena_free(s->arena);
 	if (s->cxx)
 		dlclose(s->cxx);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
@@ -653,8 +635,8 @@ static struct bid_ent **bid_slot(struct symbols *s, const char *path)
 	return p;
 }
 
-int symbols_add_build_id(struct symbols *s, const char *path,
-			 const uint8_t *build_id, size_t size)
+static int add_build_id(struct symbols *s, const char *path,
+			const uint8_t *build_id, size_t size)
 {
 	struct bid_ent **p = bid_slot(s, path), *b = *p;
 
@@ -673,8 +655,8 @@ int symbols_add_build_id(struct symbols *s, const char *path,
 	return 0;
 }
 
-struct dso *symbols_dso(struct symbols *s, const char *path,
-			const uint8_t *build_id, size_t build_id_size)
+static struct dso *dso_get(struct symbols *s, const char *path,
+			   const uint8_t *build_id, size_t build_id_size)
 {
 	struct bid_ent *b;
 	struct dso *d;
@@ -721,3 +703,16 @@ struct dso *symbols_dso(struct symbols *s, const char *path,
 	return d;
 }
 
+
+int symbols_add_build_id(struct symbols *s, const char *path,
+			 const uint8_t *build_id, size_t size)
+{
+	SYMBOLS_LOCKED(s, int, add_build_id(s, path, build_id, size));
+}
+
+struct dso *symbols_dso(struct symbols *s, const char *path,
+			const uint8_t *build_id, size_t build_id_size)
+{
+	SYMBOLS_LOCKED(s, struct dso *,
+		       dso_get(s, path, build_id, build_id_size));
+}

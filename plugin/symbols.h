@@ -3,8 +3,14 @@
  * binary (path + build-id), shared across processes and samples.
  *
  * Ownership: struct symbols owns every dso and every string it returns;
- * they live until symbols_free(). Not thread-safe: lookups fill caches;
- * another thread gets its own through symbols_new_sibling().
+ * they live until symbols_free().
+ *
+ * Threads: the dso functions below and symbols_dso() may be called from
+ * several threads at once (they take the symbols' lock: each binary is
+ * loaded once, whoever needs it first). Callers on a hot path keep their
+ * own cache of results (stack.c). symbols_add_build_id() and
+ * symbols_load_kernel() are setup, before other threads use it; then
+ * symbols_kernel_lookup() only reads.
  *
  * Address convention: dso_lookup() takes a *file offset* in the binary
  * (ip - map->start + map->pgoff); the dso converts it to an ELF virtual
@@ -45,11 +51,6 @@ struct dso;
 
 struct symbols *symbols_new(const struct symbols_opts *opts);
 void symbols_free(struct symbols *s);	/* NULL accepted */
-
-/* A symbols for another thread: same options and recorded build-ids as
- * src, its own dsos and caches, src's kernel symbols shared (read-only:
- * load them into src first). src must outlive it. NULL on OOM. */
-struct symbols *symbols_new_sibling(const struct symbols *src);
 
 /*
  * The dso for a mapped file. Cached by (path, build-id); never NULL except

@@ -9,6 +9,7 @@
 
 #include <elfutils/libdw.h>
 #include <gelf.h>
+#include <pthread.h>
 
 #include "symbols.h"
 
@@ -114,7 +115,8 @@ struct symbols {
 	struct ksym *ksyms;
 	size_t nksyms;
 	bool kernel_ok;
-	bool ksyms_borrowed;		/* a sibling's: src owns them */
+	pthread_mutex_t lock;		/* recursive: taken by every entry
+					   point that reads or fills caches */
 	void *cxx;
 	demangle_fn demangle;
 	bool demangle_tried;
@@ -127,6 +129,16 @@ bool build_id__equal(const uint8_t *a, size_t an, const uint8_t *b,
 const char *symbols__intern(struct symbols *s, const char *raw);
 int symbols__underscores(const char *n);
 Elf_Scn *symbols__find_section(Elf *e, const char *name, GElf_Shdr *sh);
+
+/* Entry points run under s->lock (several stackers share a symbols). */
+#define SYMBOLS_LOCKED(s, type, call)			\
+	do {						\
+		type r_;				\
+		pthread_mutex_lock(&(s)->lock);		\
+		r_ = call;				\
+		pthread_mutex_unlock(&(s)->lock);	\
+		return r_;				\
+	} while (0)
 
 /* symbols_lookup.c */
 void dso__load_syms(struct dso *d);

@@ -106,12 +106,10 @@ int symbols_load_kernel(struct symbols *s, const char *osrelease,
 	FILE *f = NULL;
 	int rc = 0;
 
-	if (!s->ksyms_borrowed)
-		free(s->ksyms);
+	free(s->ksyms);
 	s->ksyms = NULL;
 	s->nksyms = 0;
 	s->kernel_ok = false;
-	s->ksyms_borrowed = false;
 	if (osrelease && *osrelease &&
 	    (uname(&u) || strcmp(osrelease, u.release))) {
 		rc = pm_error_set(err, PM_ENOTFOUND, "recorded on kernel %s, "

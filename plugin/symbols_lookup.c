@@ -571,8 +571,8 @@ static int copy_frames(const struct sym_frame *f, int n, struct sym_frame *out,
 	return (int)max;
 }
 
-int dso_lookup(struct dso *d, uint64_t file_offset, struct sym_frame *out,
-	       size_t max)
+static int lookup(struct dso *d, uint64_t file_offset, struct sym_frame *out,
+		  size_t max)
 {
 	struct sym_frame tmp[DEPTH_MAX];
 	struct cached *c;
@@ -704,7 +704,7 @@ static int fp_from_code(struct dso *d)
 	return tried ? hits * 2 >= tried : -1;
 }
 
-bool dso_has_frame_pointers(struct dso *d)
+static bool has_frame_pointers(struct dso *d)
 {
 	if (d->fp < 0 && !d->errcode) {
 		d->fp = fp_from_producer(d);
@@ -716,3 +716,14 @@ bool dso_has_frame_pointers(struct dso *d)
 	return d->fp > 0;
 }
 
+
+int dso_lookup(struct dso *d, uint64_t file_offset, struct sym_frame *out,
+	       size_t max)
+{
+	SYMBOLS_LOCKED(d->s, int, lookup(d, file_offset, out, max));
+}
+
+bool dso_has_frame_pointers(struct dso *d)
+{
+	SYMBOLS_LOCKED(d->s, bool, has_frame_pointers(d));
+}
