@@ -429,7 +429,6 @@ static void load_kernel_symbols(struct run *r)
 	const struct pd_info *info = perfdata_info(r->pd);
 	const uint8_t *bid = NULL;
 	size_t bid_size = 0, i;
-	struct pm_error err = {0};
 
 	for (i = 0; i < info->nr_build_ids; i++) {
 		const struct pd_build_id *b = &info->build_ids[i];
@@ -443,8 +442,15 @@ static void load_kernel_symbols(struct run *r)
 					     b->size);
 		}
 	}
-	if (symbols_load_kernel(r->syms, info->osrelease, bid, bid_size,
-				&err) < 0 && !r->o->quiet)
+	/* read beside the first samples; said after them (kernel_symbols_said) */
+	symbols_load_kernel_async(r->syms, info->osrelease, bid, bid_size);
+}
+
+static void kernel_symbols_said(struct run *r)
+{
+	struct pm_error err = {0};
+
+	if (symbols_kernel_wait(r->syms, &err) < 0 && !r->o->quiet && err.code)
 		fprintf(stderr, "pyperf-merge: kernel symbols: %s\n", err.msg);
 }
 
@@ -792,6 +798,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = process_all(&r, &err);
+	kernel_symbols_said(&r);
 	if (rc < 0) {
 		input_error(o.input, &err);
 		fprintf(stderr, "pyperf-merge: %s: writing partial results "

@@ -85,7 +85,7 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&pl->lock);
 	k = ++pl->nstarted;		/* stacker index, 1.. */
-	seen = pl->gen;
+	seen = 0;	/* pipeline_new's gen: a batch may be out already */
 	for (;;) {
 		while (!pl->quit && pl->gen == seen)
 			pthread_cond_wait(&pl->work, &pl->lock);

@@ -164,6 +164,7 @@ void stacker_free(struct stacker *st)
 void stack_result_release(struct stack_result *res)
 {
 	free(res->frames);
+	free(res->kips);
 	unwind_result_release(&res->ur);
 	memset(res, 0, sizeof(*res));
 }
@@ -383,8 +384,25 @@ static int push(struct stack_result *res, const char *name, const char *dso,
 	return 0;
 }
 
-static int push_kernel(struct stacker *st, struct stack_result *res,
-		       uint64_t ip)
+/* A kernel frame, named by stacker_finish() (kernel symbols may still be
+ * loading while samples are collected, symbols.h). */
+static int push_kernel(struct stack_result *res, uint64_t ip)
+{
+	size_t at = res->nr;
+	int err = push(res, NULL, "[kernel.kallsyms]", FRAME_KERNEL);
+
+	if (err || res->nr == at)
+		return err;		/* over the frame cap: dropped */
+	err = grow_array((void **)&res->kips, &res->kips_alloc,
+			 res->nr_kips + 1, sizeof(*res->kips), MAX_FRAMES);
+	if (err)
+		return err;
+	res->kips[res->nr_kips].frame = at;
+	res->kips[res->nr_kips++].ip = ip;
+	return 0;
+}
+
+static const char *kernel_name(struct stacker *st, uint64_t ip)
 {
 	/* kernel ips repeat a lot: a direct-mapped cache of ip -> name */
 	size_t slot = (ip ^ (ip >> 12)) & 4095;
@@ -396,12 +414,11 @@ static int push_kernel(struct stacker *st, struct stack_result *res,
 		snprintf(buf, sizeof(buf), "%s_[k]", sym ? sym : "[unknown]");
 		name = strtab_intern(st->strings, buf);
 		if (!name)
-			return -PM_ENOMEM;
+			return NULL;
 		st->kcache[slot].ip = ip;
 		st->kcache[slot].name = name;
 	}
-	return push(res, st->kcache[slot].name, "[kernel.kallsyms]",
-		    FRAME_KERNEL);
+	return st->kcache[slot].name;
 }
 
 /* An address no symbol covers: "[unknown in libz.so.1]" names where it is
@@ -549,6 +566,7 @@ int stacker_collect(struct stacker *st, const struct pd_event *ev,
 	res->dropped = 0;
 	res->ur.nr = 0;
 	res->user_from = 0;
+	res->nr_kips = 0;
 	st->pms_proc = NULL;		/* maps may have changed since */
 	res->break_dso = NULL;
 
@@ -569,7 +587,7 @@ int stacker_collect(struct stacker *st, const struct pd_event *ev,
 				continue;
 			}
 			if (ctx == PD_CONTEXT_KERNEL) {
-				err = push_kernel(st, res, ip);
+				err = push_kernel(res, ip);
 			} else if (ctx == PD_CONTEXT_USER) {
 				if (!any_user)
 					user_from = res->nr;
@@ -589,7 +607,7 @@ int stacker_collect(struct stacker *st, const struct pd_event *ev,
 		}
 	} else if (attr && (attr->sample_type & PD_S_IP)) {
 		if (kernel_mode) {
-			err = push_kernel(st, res, s->ip);
+			err = push_kernel(res, s->ip);
 		} else {
 			user_from = res->nr;
 			any_user = true;
@@ -634,6 +652,12 @@ int stacker_finish(struct stacker *st, const struct pd_event *ev,
 	size_t i;
 	int err;
 
+	for (i = 0; i < res->nr_kips; i++) {
+		res->frames[res->kips[i].frame].name =
+			kernel_name(st, res->kips[i].ip);
+		if (!res->frames[res->kips[i].frame].name)
+			return -PM_ENOMEM;
+	}
 	if (res->unwound) {
 		size_t from = ur->nr;
 

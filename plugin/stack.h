@@ -63,6 +63,8 @@ struct stack_result {
 	/* from stacker_collect() to stacker_finish() */
 	struct unwind_result ur;	/* the DWARF unwind, when unwound */
 	size_t user_from;		/* its first frame in frames[] */
+	struct { size_t frame; uint64_t ip; } *kips;	/* kernel frames */
+	size_t nr_kips, kips_alloc;
 };
 
 struct stacker;

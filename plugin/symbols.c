@@ -605,6 +605,7 @@ void symbols_free(struct symbols *s)
 
 	if (!s)
 		return;
+	symbols_kernel_wait(s, NULL);
 	for (i = 0; i < DSO_BUCKETS; i++)
 		for (d = s->dsos[i]; d; d = dn) {
 			dn = d->next;
@@ -617,6 +618,7 @@ void symbols_free(struct symbols *s)
 			free(b);
 		}
 	free(s->ksyms);
+	arena_free(s->karena);
 	strtab_free(s->names);
 	arena_free(s->arena);
 	if (s->cxx)

@@ -106,6 +106,18 @@ int symbols_load_kernel(struct symbols *s, const char *osrelease,
 			const uint8_t *kernel_build_id, size_t size,
 			struct pm_error *err);
 const char *symbols_kernel_lookup(struct symbols *s, uint64_t addr);
-bool symbols_kernel_usable(const struct symbols *s);
+bool symbols_kernel_usable(struct symbols *s);
+
+/*
+ * The same load on a thread of its own (reading kallsyms takes ~0.1 s,
+ * better spent beside the first samples). symbols_kernel_wait() ends it:
+ * the load's result, err saying why kernel frames stay unsymbolized.
+ * symbols_kernel_lookup() and symbols_kernel_usable() wait for it
+ * themselves; call them from one thread only until it ended. If no thread
+ * can be started, the load happens here and now.
+ */
+void symbols_load_kernel_async(struct symbols *s, const char *osrelease,
+			       const uint8_t *kernel_build_id, size_t size);
+int symbols_kernel_wait(struct symbols *s, struct pm_error *err);
 
 #endif

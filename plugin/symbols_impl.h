@@ -114,9 +114,12 @@ struct symbols {
 	struct bid_ent *bids[BID_BUCKETS];
 	struct ksym *ksyms;
 	size_t nksyms;
+	struct arena *karena;		/* their names (a loading thread does
+					   not touch the shared arena) */
 	bool kernel_ok;
 	pthread_mutex_t lock;		/* recursive: taken by every entry
 					   point that reads or fills caches */
+	struct kload *kload;		/* symbols_load_kernel_async() */
 	void *cxx;
 	demangle_fn demangle;
 	bool demangle_tried;

@@ -3,6 +3,7 @@
  * recording was made on the running kernel.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +86,7 @@ static int kallsyms_line(struct symbols *s, char *line, size_t *alloc,
 	if (err)
 		return err;
 	s->ksyms[s->nksyms].addr = addr;
-	if (!(s->ksyms[s->nksyms].name = arena_strndup(s->arena, name, n)))
+	if (!(s->ksyms[s->nksyms].name = arena_strndup(s->karena, name, n)))
 		return -PM_ENOMEM;
 	s->nksyms++;
 	*nonzero |= addr != 0;
@@ -123,6 +124,11 @@ int symbols_load_kernel(struct symbols *s, const char *osrelease,
 		rc = pm_error_set(err, PM_ENOTFOUND, "kernel build-id differs "
 				  "from the running kernel's (/sys/kernel/notes):"
 				  " kernel frames left unsymbolized");
+		goto out;
+	}
+	arena_free(s->karena);
+	if (!(s->karena = arena_new())) {
+		rc = pm_error_set(err, PM_ENOMEM, "out of memory");
 		goto out;
 	}
 	if (!(f = fopen(path, "re"))) {
@@ -172,10 +178,79 @@ out:
 
 /* The symbol whose start is the last one <= addr; the next symbol's start
  * bounds it, and the very last one gets at most 64 KiB. */
+/* An asynchronous load: its arguments (copied) and result. */
+struct kload {
+	struct symbols *s;
+	pthread_t thread;
+	bool threaded;			/* else it ran in the caller */
+	char *osrelease;
+	uint8_t bid[BUILD_ID_MAX];
+	size_t bid_size;
+	int rc;
+	struct pm_error err;
+};
+
+static void *kload_run(void *arg)
+{
+	struct kload *k = arg;
+
+	k->rc = symbols_load_kernel(k->s, k->osrelease,
+				    k->bid_size ? k->bid : NULL, k->bid_size,
+				    &k->err);
+	return NULL;
+}
+
+void symbols_load_kernel_async(struct symbols *s, const char *osrelease,
+			       const uint8_t *kernel_build_id, size_t size)
+{
+	struct kload *k = calloc(1, sizeof(*k));
+
+	symbols_kernel_wait(s, NULL);	/* one at a time */
+	if (k && osrelease && !(k->osrelease = strdup(osrelease))) {
+		free(k);
+		k = NULL;
+	}
+	if (!k) {
+		symbols_load_kernel(s, osrelease, kernel_build_id, size, NULL);
+		return;
+	}
+	k->s = s;
+	if (kernel_build_id && size <= BUILD_ID_MAX) {
+		memcpy(k->bid, kernel_build_id, size);
+		k->bid_size = size;
+	}
+	k->threaded = !pthread_create(&k->thread, NULL, kload_run, k);
+	if (!k->threaded)
+		kload_run(k);
+	s->kload = k;
+}
+
+int symbols_kernel_wait(struct symbols *s, struct pm_error *err)
+{
+	struct kload *k = s->kload;
+	int rc;
+
+	if (!k)
+		return s->kernel_ok ? 0 : -PM_ENOTFOUND;
+	if (k->threaded)
+		pthread_join(k->thread, NULL);
+	s->kload = NULL;
+	rc = k->rc;
+	if (err)
+		*err = k->err;
+	free(k->osrelease);
+	free(k);
+	return rc;
+}
+
 const char *symbols_kernel_lookup(struct symbols *s, uint64_t addr)
 {
 	size_t lo = 0, hi = s->nksyms, mid;
 
+	if (s->kload) {
+		symbols_kernel_wait(s, NULL);
+		hi = s->nksyms;
+	}
 	if (!s->kernel_ok)
 		return NULL;
 	while (lo < hi) {
@@ -190,8 +265,10 @@ const char *symbols_kernel_lookup(struct symbols *s, uint64_t addr)
 	return s->ksyms[lo - 1].name;
 }
 
-bool symbols_kernel_usable(const struct symbols *s)
+bool symbols_kernel_usable(struct symbols *s)
 {
+	if (s->kload)
+		symbols_kernel_wait(s, NULL);
 	return s->kernel_ok;
 }
 
