@@ -100,12 +100,16 @@ def bench_dwarf():
         it.record(DIR, "dwarf-30k.data", [py, "-X", "perf", it.CALLTREE, "30"],
                   ["--call-graph", "dwarf,65528", "-F", "2000", "-m", "4096"])
     n = samples(data)
+    cpus = os.cpu_count() or 1
+    one = best_of([BIN, "-j", "1", "--format", "folded", "-o", os.devnull, data])
     ours = best_of([BIN, "--format", "folded", "-o", os.devnull, data])
     script = best_of(["perf", "script", "-i", data], n=1)
-    print("dwarf: %s, %d samples" % (data, n))
+    print("dwarf: %s, %d samples, %d CPUs" % (data, n, cpus))
     print("  pyperf-merge --format folded -o /dev/null %s: %.2f s" % (data, ours))
+    print("  ... with -j 1 (one thread):                 %.2f s" % one)
     print("  perf script -i %s > /dev/null:              %.2f s" % (data, script))
     print("  ratio: pyperf-merge is %.1fx faster than perf script" % (script / ours))
+    print("  threads: -j %d is %.2fx faster than -j 1" % (min(cpus, 8), one / ours))
     print("  complete known call tree: pyperf-merge %s, perf script %s" % (
         completeness(it.folded(data)), completeness(perf_script_folded(data))))
 
