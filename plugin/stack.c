@@ -175,10 +175,9 @@ void stacker_thread_exit(struct stacker *st, uint32_t pid, uint32_t tid)
 		unwinder_thread_exit(st->unwinder, pid, tid);
 }
 
-const char *const *stacker_warnings(struct stacker *st)
+const char *const *stacker_warnings(const struct stacker *st)
 {
-	st->warnings[st->nr_warnings] = NULL;
-	return st->warnings;
+	return st->warnings;	/* warn() keeps it NULL-terminated */
 }
 
 size_t stacker_nr_warnings(const struct stacker *st)

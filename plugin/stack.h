@@ -103,10 +103,12 @@ void stack_result_release(struct stack_result *res);
 void stacker_thread_exit(struct stacker *st, uint32_t pid, uint32_t tid);
 
 /* Warnings collected while resolving (maps not found / not trusted, ...),
- * one line each, each once, in the order raised; NULL-terminated array
- * valid until the next stacker call, strings until stacker_free(). A
- * warning raised by a call is at index >= stacker_nr_warnings() before it. */
-const char *const *stacker_warnings(struct stacker *st);
+ * one line each, each once, in the order raised; a NULL-terminated array
+ * that only grows (entries stay put), strings valid until stacker_free().
+ * A warning raised by a call is at index >= stacker_nr_warnings() before
+ * it. Only reads: another thread may read the entries below a count it got
+ * from the stacker's thread. */
+const char *const *stacker_warnings(const struct stacker *st);
 size_t stacker_nr_warnings(const struct stacker *st);
 
 #endif
