@@ -4,12 +4,12 @@
  *
  * Own stepper over libdw's CFI (no Dwfl): per binary, the .eh_frame /
  * .debug_frame rule of each pc is compiled once and cached (cfi.h); per
- * process, the map -> binary/bias resolution lives in proc->priv and is
- * redone when proc->maps_gen changes. Memory reads are served from the
- * sample's stack copy and from the mapped ELF files (via struct symbols).
- * Code without CFI falls back to the frame-pointer chain when that lands
- * in mapped code. A return address inside a perf-map "py::"
- * entry is unwound with the rule decoded from the trampoline template
+ * process, the map -> binary/bias resolution lives in the unwinder's slot
+ * of proc->priv[] and is redone when proc->maps_gen changes. Memory reads
+ * are served from the sample's stack copy and from the mapped ELF files
+ * (via struct symbols). Code without CFI falls back to the frame-pointer
+ * chain when that lands in mapped code. A return address inside a
+ * perf-map "py::" entry is unwound with the rule decoded from the trampoline template
  * (_Py_trampoline_func_start.._Py_trampoline_func_end) of the interpreter
  * the process has mapped (DESIGN.md table). An unknown template gives one
  * warning and a truncated stack.
