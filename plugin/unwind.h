@@ -9,9 +9,9 @@
  * are served from the sample's stack copy and from the mapped ELF files
  * (via struct symbols). Code without CFI falls back to the frame-pointer
  * chain when that lands in mapped code. A return address inside a
- * perf-map "py::" entry is unwound with the rule decoded from the trampoline template
- * (_Py_trampoline_func_start.._Py_trampoline_func_end) of the interpreter
- * the process has mapped (DESIGN.md table). An unknown template gives one
+ * perf-map "py::" entry is unwound with the rule decoded from the
+ * trampoline template (_Py_trampoline_func_start.._Py_trampoline_func_end)
+ * of the interpreter the process has mapped (DESIGN.md table). An unknown template gives one
  * warning and a truncated stack.
  *
  * Ownership: the unwinder owns per-binary caches; per-process state hangs
