@@ -65,7 +65,7 @@ unit: $(UNIT_BINS)
 	@tests/run-unit $(UNIT_BINS)
 
 integration: $(B)/pyperf-merge
-	@for s in run record_tests stitch_tests jit_tests events_tests; do \
+	@for s in run record_tests stitch_tests jit_tests events_tests parallel_tests; do \
 		python3 tests/integration/$$s.py || exit 1; done
 
 golden: $(B)/pyperf-merge

@@ -106,8 +106,7 @@ struct cfi_bin *cfi_bin_new(struct dso *d)
 		free(b);
 		return NULL;
 	}
-	if (elf_version(EV_CURRENT) != EV_NONE)
-		bin_open(b);
+	bin_open(b);	/* elf_version() was set by symbols_new() */
 	return b;
 }
 

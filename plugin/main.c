@@ -790,7 +790,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	load_kernel_symbols(&r);
-	/* after the kernel symbols: the threads' symbols share them */
 	r.pl = pipeline_new(r.st, o.jobs, sink_sample, &r);
 	if (!r.pl) {
 		fprintf(stderr, "pyperf-merge: out of memory\n");

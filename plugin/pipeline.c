@@ -59,6 +59,7 @@ struct pipeline {
 
 	const char *warnings[MAX_MERGED_WARNINGS + 1];
 	size_t nr_warnings;
+	int err;			/* the first error: sticky */
 };
 
 /* Collect jobs of b until none is left, on stacker k. */
@@ -149,12 +150,13 @@ static void adopt_warnings(struct pipeline *pl, struct stacker *st,
 }
 
 /* Finish and sink the jobs of a collected batch, in order; the batch is
- * empty afterwards, whatever happens. */
+ * empty afterwards, whatever happens. After an error nothing more is sunk:
+ * the batch being filled is dropped too. */
 static int finish(struct pipeline *pl, struct batch *b)
 {
 	struct stacker *st0 = pl->st[0];
 	size_t i, n = b->n, w;
-	int err = 0;
+	int err = pl->err;
 
 	b->n = 0;
 	for (i = 0; i < n && !err; i++) {
@@ -169,6 +171,10 @@ static int finish(struct pipeline *pl, struct batch *b)
 		if (!err)
 			err = pl->sink(pl->arg, &j->ev, &j->res);
 	}
+	if (err) {
+		pl->err = err;
+		pl->b[pl->fill]->n = 0;
+	}
 	return err;
 }
 
@@ -177,8 +183,11 @@ int pipeline_submit(struct pipeline *pl, const struct pd_event *ev,
 {
 	struct batch *b = pl->b[pl->fill], *done;
 	struct job *j = &b->jobs[b->n];
-	int err = perfdata_event_keep(ev, &j->ev, &j->buf, &j->buf_alloc);
+	int err;
 
+	if (pl->err)
+		return pl->err;
+	err = perfdata_event_keep(ev, &j->ev, &j->buf, &j->buf_alloc);
 	if (err)
 		return err;
 	j->t = t;
@@ -192,16 +201,15 @@ int pipeline_submit(struct pipeline *pl, const struct pd_event *ev,
 
 int pipeline_flush(struct pipeline *pl)
 {
-	int err = 0, err2;
+	int err = 0;
 
 	if (pl->out)
 		err = finish(pl, collect_out(pl));
-	if (pl->b[pl->fill]->n) {
+	if (!err && pl->b[pl->fill]->n) {
 		dispatch(pl);
-		err2 = finish(pl, collect_out(pl));
-		err = err ? err : err2;
+		err = finish(pl, collect_out(pl));
 	}
-	return err;
+	return err ? err : pl->err;
 }
 
 const char *const *pipeline_warnings(struct pipeline *pl)

@@ -6,8 +6,9 @@
  * at their time is fixed. The pipeline gathers submitted samples into a
  * batch; a full batch is handed to the worker threads while the caller
  * goes on reading the next one. Each thread runs stacker_collect() on its
- * own stacker (stacker_new_sibling: own symbols, perf maps, unwinder
- * caches; nothing mutable is shared), taking samples in increasing order;
+ * own stacker (stacker_new_sibling: own perf maps, unwinder and caches;
+ * the symbols are shared under their lock), taking samples in increasing
+ * order;
  * the caller's thread helps with the batch, then runs stacker_finish()
  * (stitching, which needs every sample of a thread in order) and the sink
  * on each sample, in submission order. Outputs are the same as those of a
@@ -37,8 +38,9 @@
 
 /* Called on the caller's thread for each sample, in submission order:
  * res is its finished stack. A non-zero return stops the pipeline: the
- * pending samples are dropped and the error returned by the
- * pipeline_submit()/pipeline_flush() that ran the sink. */
+ * pending samples are dropped, and that error is returned by the
+ * pipeline_submit()/pipeline_flush() that ran the sink and every later
+ * call (nothing more is sunk). */
 typedef int (*pipeline_sink)(void *arg, const struct pd_event *ev,
 			     struct stack_result *res);
 

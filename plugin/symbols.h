@@ -9,8 +9,9 @@
  * several threads at once (they take the symbols' lock: each binary is
  * loaded once, whoever needs it first). Callers on a hot path keep their
  * own cache of results (stack.c). symbols_add_build_id() and
- * symbols_load_kernel() are setup, before other threads use it; then
- * symbols_kernel_lookup() only reads.
+ * symbols_load_kernel() are setup, before other threads use it; the
+ * kernel functions may be called from any thread (a lookup waits for an
+ * asynchronous load, then only reads).
  *
  * Address convention: dso_lookup() takes a *file offset* in the binary
  * (ip - map->start + map->pgoff); the dso converts it to an ELF virtual
@@ -113,8 +114,7 @@ bool symbols_kernel_usable(struct symbols *s);
  * better spent beside the first samples). symbols_kernel_wait() ends it:
  * the load's result, err saying why kernel frames stay unsymbolized.
  * symbols_kernel_lookup() and symbols_kernel_usable() wait for it
- * themselves; call them from one thread only until it ended. If no thread
- * can be started, the load happens here and now.
+ * themselves. If no thread can be started, the load happens here and now.
  */
 void symbols_load_kernel_async(struct symbols *s, const char *osrelease,
 			       const uint8_t *kernel_build_id, size_t size);

@@ -119,7 +119,7 @@ struct symbols {
 	bool kernel_ok;
 	pthread_mutex_t lock;		/* recursive: taken by every entry
 					   point that reads or fills caches */
-	struct kload *kload;		/* symbols_load_kernel_async() */
+	_Atomic(struct kload *) kload;	/* symbols_load_kernel_async() */
 	void *cxx;
 	demangle_fn demangle;
 	bool demangle_tried;

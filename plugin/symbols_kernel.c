@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,19 +223,25 @@ void symbols_load_kernel_async(struct symbols *s, const char *osrelease,
 	k->threaded = !pthread_create(&k->thread, NULL, kload_run, k);
 	if (!k->threaded)
 		kload_run(k);
-	s->kload = k;
+	atomic_store(&s->kload, k);
 }
 
 int symbols_kernel_wait(struct symbols *s, struct pm_error *err)
 {
-	struct kload *k = s->kload;
+	struct kload *k;
 	int rc;
 
-	if (!k)
-		return s->kernel_ok ? 0 : -PM_ENOTFOUND;
+	pthread_mutex_lock(&s->lock);
+	k = atomic_load(&s->kload);
+	if (!k) {
+		rc = s->kernel_ok ? 0 : -PM_ENOTFOUND;
+		pthread_mutex_unlock(&s->lock);
+		return rc;
+	}
 	if (k->threaded)
 		pthread_join(k->thread, NULL);
-	s->kload = NULL;
+	atomic_store(&s->kload, NULL);
+	pthread_mutex_unlock(&s->lock);
 	rc = k->rc;
 	if (err)
 		*err = k->err;
@@ -245,12 +252,11 @@ int symbols_kernel_wait(struct symbols *s, struct pm_error *err)
 
 const char *symbols_kernel_lookup(struct symbols *s, uint64_t addr)
 {
-	size_t lo = 0, hi = s->nksyms, mid;
+	size_t lo = 0, hi, mid;
 
-	if (s->kload) {
+	if (atomic_load_explicit(&s->kload, memory_order_acquire))
 		symbols_kernel_wait(s, NULL);
-		hi = s->nksyms;
-	}
+	hi = s->nksyms;
 	if (!s->kernel_ok)
 		return NULL;
 	while (lo < hi) {
@@ -267,7 +273,7 @@ const char *symbols_kernel_lookup(struct symbols *s, uint64_t addr)
 
 bool symbols_kernel_usable(struct symbols *s)
 {
-	if (s->kload)
+	if (atomic_load_explicit(&s->kload, memory_order_acquire))
 		symbols_kernel_wait(s, NULL);
 	return s->kernel_ok;
 }

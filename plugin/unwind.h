@@ -54,8 +54,9 @@ struct unwind_result {
 
 struct unwinder;
 
-/* An unwinder over syms for the processes of sess (takes a priv slot of
- * sess). NULL on OOM or when sess has no slot left. */
+/* An unwinder over syms for the processes of sess. It takes one of the
+ * session's SESSION_PRIV_SLOTS for the session's lifetime (a pipeline of
+ * 8 threads takes 8). NULL on OOM or when sess has no slot left. */
 struct unwinder *unwinder_new(struct symbols *syms, struct session *sess);
 void unwinder_free(struct unwinder *u);		/* NULL accepted */
 
