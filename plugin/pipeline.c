@@ -187,6 +187,21 @@ int pipeline_submit(struct pipeline *pl, const struct pd_event *ev,
 
 	if (pl->err)
 		return pl->err;
+	if (pl->nthreads == 1) {
+		/* no one to hand it to: the sample at once, while its pages
+		 * are fresh (no batch, no copy) */
+		j->w_from = stacker_nr_warnings(pl->st[0]);
+		err = stacker_collect(pl->st[0], ev, t, &j->res);
+		if (!err)
+			err = stacker_finish(pl->st[0], ev, &j->res);
+		adopt_warnings(pl, pl->st[0], j->w_from,
+			       stacker_nr_warnings(pl->st[0]));
+		if (!err)
+			err = pl->sink(pl->arg, ev, &j->res);
+		if (err)
+			pl->err = err;
+		return err;
+	}
 	err = perfdata_event_keep(ev, &j->ev, &j->buf, &j->buf_alloc);
 	if (err)
 		return err;
