@@ -19,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arena.h"
 #include "error.h"
 
 #define MAX_MERGED_WARNINGS 128

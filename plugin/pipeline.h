@@ -57,10 +57,12 @@ struct pipeline *pipeline_new(struct stacker *st, unsigned threads,
 			      pipeline_sink sink, void *arg);
 void pipeline_free(struct pipeline *pl);	/* NULL accepted; joins */
 
+/* Threads it runs (fewer than asked when some could not be started). */
 unsigned pipeline_threads(const struct pipeline *pl);
 
 /* Queue sample ev of thread t (its session thread). May run the sink on
- * earlier samples. 0, -PM_ENOMEM, or the sink's error. */
+ * earlier samples (with one thread, on ev at once). 0, -PM_ENOMEM, or the
+ * sink's error. */
 int pipeline_submit(struct pipeline *pl, const struct pd_event *ev,
 		    struct thread *t);
 
