@@ -33,7 +33,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all check demo install clean deps unit integration golden fuzz-replay bench
+.PHONY: all check demo install clean deps unit integration golden fuzz-replay bench tsan
 all: $(B)/pyperf-merge
 
 $(B)/obj/%.o: plugin/%.c $(wildcard plugin/*.h)
@@ -57,6 +57,13 @@ build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard plugin/*.h)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -DPM_VERSION='"$(VERSION)"' -Iplugin -g -O1 \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		$(shell $(PKG_CONFIG) --cflags $(PKGS)) -o $@ $< $(LIB_SRCS) $(LIBS)
+
+# ThreadSanitizer over the pipeline's unit test (8 threads unwinding real
+# samples of the test process), in its own build dir.
+tsan:
+	@$(MAKE) -s B=build-tsan CC=$(FUZZ_CC) CFLAGS='-O1 -g -fsanitize=thread' \
+		LDFLAGS=-fsanitize=thread build-tsan/tests/test_pipeline
+	@TSAN_OPTIONS=halt_on_error=1 tests/run-unit build-tsan/tests/test_pipeline
 
 deps:
 	@scripts/install-deps
@@ -98,4 +105,4 @@ install: $(B)/pyperf-merge
 		$(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-fuzz build-asan
+	rm -rf build build-fuzz build-asan build-tsan build-dev
