@@ -328,5 +328,43 @@ def missing_maps_warnings_in_order(tmp):
             os.path.basename(d), len(warnings)))
 
 
+
+@test
+def damaged_inputs_identical(tmp):
+    """The fuzz corpus (truncated, corrupt and crafted perf.data files):
+    -j1, -j2 and -j4 give the same JSON, stderr and exit status, so partial
+    results and error messages on damaged input do not depend on -j."""
+    corpus = os.path.join(ROOT, "tests", "fuzz", "corpus", "perfdata")
+    files = sorted(os.listdir(corpus))
+    assert len(files) > 50, "fuzz corpus missing: %s" % corpus
+    empty = os.path.join(tmp, "maps")
+    os.mkdir(empty)
+    statuses = set()
+    for name in files:
+        outs, rcs = [], []
+        for j in (1, 2, 4):
+            cmd = [BIN, "-j", str(j), "--maps-dir", empty, "--format",
+                   "json", "-o", "-", os.path.join(corpus, name)]
+            try:
+                p = subprocess.run(cmd, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True,
+                                   errors="replace", timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("no exit after %d s: %s" % (
+                    TIMEOUT, " ".join(cmd)))
+            assert p.returncode in (0, 1, 3), "%s: exit %d\n%s" % (
+                " ".join(cmd), p.returncode, p.stderr[-2000:])
+            outs.append(("-j%d" % j, p.stdout + "\n--stderr--\n" + p.stderr))
+            rcs.append(p.returncode)
+        assert len(set(rcs)) == 1, "%s: exit status %s for -j1/2/4" % (
+            name, rcs)
+        statuses.add(rcs[0])
+        assert_same(outs, name)
+    # the corpus holds good, empty and damaged files alike
+    assert statuses >= {0, 3}, "exit statuses seen: %s" % sorted(statuses)
+    print("    %d corpus files, exit statuses %s: same for -j1/-j2/-j4" % (
+        len(files), sorted(statuses)))
+
+
 if __name__ == "__main__":
     sys.exit(suite.main())
