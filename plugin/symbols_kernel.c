@@ -3,9 +3,9 @@
  * recording was made on the running kernel.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,8 +177,6 @@ out:
 	return rc;
 }
 
-/* The symbol whose start is the last one <= addr; the next symbol's start
- * bounds it, and the very last one gets at most 64 KiB. */
 /* An asynchronous load: its arguments (copied) and result. */
 struct kload {
 	struct symbols *s;
@@ -250,6 +248,8 @@ int symbols_kernel_wait(struct symbols *s, struct pm_error *err)
 	return rc;
 }
 
+/* The symbol whose start is the last one <= addr; the next symbol's start
+ * bounds it, and the very last one gets at most 64 KiB. */
 const char *symbols_kernel_lookup(struct symbols *s, uint64_t addr)
 {
 	size_t lo = 0, hi, mid;
