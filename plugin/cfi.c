@@ -68,9 +68,14 @@ static void bin_open(struct cfi_bin *b)
 	if (b->fd < 0)
 		return;
 	b->elf = elf_begin(b->fd, ELF_C_READ_MMAP, NULL);
+	/* the file stays mapped; no descriptor kept per binary and thread
+	 * (hundreds of extension modules times -j would exhaust them) */
 	if (!b->elf || elf_kind(b->elf) != ELF_K_ELF ||
+	    elf_cntl(b->elf, ELF_C_FDREAD) ||
 	    !gelf_getehdr(b->elf, &eh) || elf_getphdrnum(b->elf, &n) != 0)
 		goto fail;
+	close(b->fd);
+	b->fd = -1;
 	b->machine = eh.e_machine;
 	for (i = 0; i < n && b->nr_loads < MAX_LOADS; i++) {
 		GElf_Phdr ph;

@@ -18,6 +18,7 @@ Usage: parallel_tests.py [TEST-NAME...]
 import difflib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -169,6 +170,17 @@ def calltree_dwarf_identical_for_every_j(tmp):
         out, _ = merge(data, "folded", 8)
         assert_same([("-j1", got["folded"]), ("-j8 again #%d" % i, out)],
                     "--format folded")
+    # each thread's unwinder opens every binary: none may keep a descriptor
+    # per binary and thread (-j8 under 32 descriptors failed that way)
+    p = subprocess.run([BIN, "-j", "8", "--format", "folded", "-o", "-", data],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, errors="replace", timeout=TIMEOUT,
+                       preexec_fn=lambda: resource.setrlimit(
+                           resource.RLIMIT_NOFILE, (32, 32)))
+    assert p.returncode == 0, "-j8 with 32 descriptors: exit %d\n%s" % (
+        p.returncode, p.stderr[-2000:])
+    assert_same([("-j1", got["folded"]), ("-j8, 32 fds", p.stdout)],
+                "--format folded")
     print("    %d samples, %d unwound, %.2f%% complete; folded %d, json %d, "
           "svg %d bytes, same for -j1/2/4/8/default" % (
               ev["samples"], ev["unwound"], pct, len(got["folded"]),
