@@ -458,11 +458,13 @@ static int lookup(struct stacker *st, struct dso *d, uint64_t off,
 	n = dso_lookup(d, off, st->symbuf,
 		       sizeof(st->symbuf) / sizeof(st->symbuf[0]));
 	*out = st->symbuf;
-	if (h && n >= 0 && n <= SYMHIT_FRAMES) {
+	/* errors too: a binary that is not there fails every time */
+	if (h && n <= SYMHIT_FRAMES) {
 		h->dso = d;
 		h->off = off;
 		h->n = n;
-		memcpy(h->f, st->symbuf, (size_t)n * sizeof(*h->f));
+		if (n > 0)
+			memcpy(h->f, st->symbuf, (size_t)n * sizeof(*h->f));
 	}
 	return n;
 }
