@@ -39,7 +39,6 @@ struct rule_slot {
 
 struct cfi_bin {
 	struct dso *dso;
-	int fd;
 	Elf *elf;
 	Dwarf *dwarf;
 	Dwarf_CFI *eh, *dbg;
@@ -61,21 +60,21 @@ static void bin_open(struct cfi_bin *b)
 	const char *path = dso_file(b->dso);
 	GElf_Ehdr eh;
 	size_t i, n;
+	int fd;
 
 	if (!path)
 		return;
-	b->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (b->fd < 0)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	b->elf = elf_begin(b->fd, ELF_C_READ_MMAP, NULL);
+	b->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	/* the file stays mapped; no descriptor kept per binary and thread
 	 * (hundreds of extension modules times -j would exhaust them) */
 	if (!b->elf || elf_kind(b->elf) != ELF_K_ELF ||
 	    elf_cntl(b->elf, ELF_C_FDREAD) ||
 	    !gelf_getehdr(b->elf, &eh) || elf_getphdrnum(b->elf, &n) != 0)
 		goto fail;
-	close(b->fd);
-	b->fd = -1;
+	close(fd);
 	b->machine = eh.e_machine;
 	for (i = 0; i < n && b->nr_loads < MAX_LOADS; i++) {
 		GElf_Phdr ph;
@@ -94,8 +93,7 @@ fail:
 		elf_end(b->elf);
 	b->elf = NULL;
 	b->machine = 0;
-	close(b->fd);
-	b->fd = -1;
+	close(fd);
 }
 
 struct cfi_bin *cfi_bin_new(struct dso *d)
@@ -105,7 +103,6 @@ struct cfi_bin *cfi_bin_new(struct dso *d)
 	if (!b)
 		return NULL;
 	b->dso = d;
-	b->fd = -1;
 	b->arena = arena_new();
 	if (!b->arena) {
 		free(b);
@@ -125,8 +122,6 @@ void cfi_bin_free(struct cfi_bin *b)
 		dwarf_end(b->dwarf);	/* also ends b->dbg */
 	if (b->elf)
 		elf_end(b->elf);
-	if (b->fd >= 0)
-		close(b->fd);
 	arena_free(b->arena);
 	free(b->slots);
 	free(b);

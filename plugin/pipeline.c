@@ -189,12 +189,10 @@ int pipeline_submit(struct pipeline *pl, const struct pd_event *ev,
 	if (pl->nthreads == 1) {
 		/* no one to hand it to: the sample at once, while its pages
 		 * are fresh (no batch, no copy) */
-		j->w_from = stacker_nr_warnings(pl->st[0]);
-		err = stacker_collect(pl->st[0], ev, t, &j->res);
-		if (!err)
-			err = stacker_finish(pl->st[0], ev, &j->res);
-		adopt_warnings(pl, pl->st[0], j->w_from,
-			       stacker_nr_warnings(pl->st[0]));
+		size_t w = stacker_nr_warnings(pl->st[0]);
+
+		err = stacker_sample(pl->st[0], ev, t, &j->res);
+		adopt_warnings(pl, pl->st[0], w, stacker_nr_warnings(pl->st[0]));
 		if (!err)
 			err = pl->sink(pl->arg, ev, &j->res);
 		if (err)
@@ -226,10 +224,9 @@ int pipeline_flush(struct pipeline *pl)
 	return err ? err : pl->err;
 }
 
-const char *const *pipeline_warnings(struct pipeline *pl)
+const char *const *pipeline_warnings(const struct pipeline *pl)
 {
-	pl->warnings[pl->nr_warnings] = NULL;
-	return pl->warnings;
+	return pl->warnings;	/* adopt_warnings() keeps it NULL-terminated */
 }
 
 unsigned pipeline_threads(const struct pipeline *pl)

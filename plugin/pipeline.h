@@ -72,6 +72,6 @@ int pipeline_flush(struct pipeline *pl);
 
 /* Warnings of the stackers, each once, in the order of the samples that
  * raised them; NULL-terminated, valid until the next pipeline call. */
-const char *const *pipeline_warnings(struct pipeline *pl);
+const char *const *pipeline_warnings(const struct pipeline *pl);
 
 #endif

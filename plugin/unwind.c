@@ -714,6 +714,17 @@ static uint16_t proc_machine(struct uctx *x, uint64_t mask)
 	return x->up->machine;
 }
 
+static const char why_depth[] = "depth limit";
+
+/* Bytes of the sample's stack copy that hold data. */
+static uint64_t stack_len(const struct pd_sample *s)
+{
+	if (!s->user_stack)
+		return 0;
+	return s->user_stack_dyn_size < s->user_stack_size ?
+	       s->user_stack_dyn_size : s->user_stack_size;
+}
+
 /* A frame: its pc and its sp (stitching compares frames by both). */
 static int push_frame(struct unwind_result *res, uint64_t ip, uint64_t sp)
 {
@@ -765,9 +776,7 @@ int unwinder_unwind(struct unwinder *u, struct proc *p,
 		return 0;
 	x.sp0 = st.v[x.sp_reg];
 	x.stack = s->user_stack;
-	x.dyn = s->user_stack ? s->user_stack_dyn_size : 0;
-	if (x.dyn > s->user_stack_size)
-		x.dyn = s->user_stack_size;
+	x.dyn = stack_len(s);
 	if (s->user_abi == 1) {
 		/* PERF_SAMPLE_REGS_ABI_32: i386/arm32 register numbering and
 		 * CFI differ; keep the ip only */
@@ -781,7 +790,7 @@ int unwinder_unwind(struct unwinder *u, struct proc *p,
 			break;
 		err = push_frame(res, st.pc, st.v[x.sp_reg]);
 		if (err == -PM_ELIMIT || depth >= UNWIND_MAX_DEPTH) {
-			why = "depth limit";
+			why = why_depth;
 			err = 0;
 			goto cut;
 		}
@@ -886,12 +895,9 @@ int unwinder_stitch(struct unwinder *u, struct proc *p, uint32_t tid,
 	smp.nr = res->nr;
 	smp.stack = s->user_stack;
 	smp.stack_addr = res->sps[0];	/* the copy starts at the sampled sp */
-	smp.stack_len = s->user_stack ? s->user_stack_dyn_size : 0;
-	if (smp.stack_len > s->user_stack_size)
-		smp.stack_len = s->user_stack_size;
+	smp.stack_len = stack_len(s);
 	/* past the depth limit a stitched stack would only be longer */
-	if (res->truncated &&
-	    (!res->why || strcmp(res->why, "depth limit") != 0) &&
+	if (res->truncated && res->why != why_depth &&
 	    stitcher_find(u->stitch, &key, &smp, &tail)) {
 		for (i = 0; i < tail.nr; i++) {
 			err = push_frame(res, tail.ips[i], tail.sps[i]);
