@@ -27,6 +27,7 @@
 #include "memevents.h"
 #include "offcpu.h"
 #include "strtab.h"
+#include "summary.h"
 #include "tracedata.h"
 
 /* PERF_COUNT_SW_* and PERF_COUNT_HW_CPU_CYCLES */
@@ -363,7 +364,6 @@ bool eventsum_profile_known(const char *name)
 	return false;
 }
 
-/* Self weight of the Python frame named `name` in the CPU profile. */
 void eventsum_set_attr_profiles(struct eventsum *es,
 				const struct profile *const *per_attr, size_t n)
 {
@@ -380,6 +380,7 @@ static const struct profile *cpu_profile(const struct eventsum *es)
 	return es->attr_prof[es->cpu_idx];
 }
 
+/* Self weight of the Python frame named `name` in the CPU profile. */
 static uint64_t cpu_self_of(const struct eventsum *es, const char *name)
 {
 	const struct profile *p = cpu_profile(es);
@@ -398,30 +399,17 @@ static uint64_t cpu_self_of(const struct eventsum *es, const char *name)
 static void gc_rows(const struct eventsum *es, FILE *f, unsigned top,
 		    bool json)
 {
-	size_t n = profile_nr_frames(es->p_gc), i, shown = 0;
-	uint32_t *idx = calloc(n ? n : 1, sizeof(*idx));
-	size_t nr = 0, a, b;
+	size_t nr, i;
+	struct summary_row *rows = summary_rows(es->p_gc, SUMMARY_PY_SELF, &nr);
 
-	if (!idx)
+	if (!rows)
 		return;
-	for (i = 0; i < n; i++)
-		if (profile_frame(es->p_gc, (uint32_t)i)->kind == FRAME_PYTHON &&
-		    profile_frame_stat(es->p_gc, (uint32_t)i)->py_self)
-			idx[nr++] = (uint32_t)i;
-	for (a = 1; a < nr; a++)		/* insertion sort by gc self */
-		for (b = a; b > 0 && profile_frame_stat(es->p_gc, idx[b])->py_self >
-		     profile_frame_stat(es->p_gc, idx[b - 1])->py_self; b--) {
-			uint32_t t = idx[b];
-
-			idx[b] = idx[b - 1];
-			idx[b - 1] = t;
-		}
 	if (!json && nr)
 		fprintf(f, "    %7s %10s %10s  %s\n", "of GC", "samples",
 			"of its CPU", "Python function (innermost)");
-	for (i = 0; i < nr && shown < (top ? top : 15); i++, shown++) {
-		const struct frame *fr = profile_frame(es->p_gc, idx[i]);
-		uint64_t g = profile_frame_stat(es->p_gc, idx[i])->py_self;
+	for (i = 0; i < nr && i < (top ? top : 15); i++) {
+		const struct frame *fr = profile_frame(es->p_gc, rows[i].frame);
+		uint64_t g = rows[i].value;
 		uint64_t c = cpu_self_of(es, fr->name);
 
 		if (json) {
@@ -433,12 +421,12 @@ static void gc_rows(const struct eventsum *es, FILE *f, unsigned top,
 				(unsigned long long)c);
 		} else {
 			fprintf(f, "    %6.2f%% %10llu %9.1f%%  %s\n",
-				evtab_pct(g, es->gc_samples),
-				(unsigned long long)g, evtab_pct(g, c),
+				summary_pct(g, es->gc_samples),
+				(unsigned long long)g, summary_pct(g, c),
 				fr->name);
 		}
 	}
-	free(idx);
+	free(rows);
 }
 
 int eventsum_write_text(const struct eventsum *es, FILE *f, unsigned top)
@@ -456,7 +444,7 @@ int eventsum_write_text(const struct eventsum *es, FILE *f, unsigned top)
 			"in the collector\n", es->ak[es->cpu_idx].name,
 			(unsigned long long)es->gc_samples,
 			(unsigned long long)es->cpu_samples,
-			evtab_pct(es->gc_samples, es->cpu_samples));
+			summary_pct(es->gc_samples, es->cpu_samples));
 		gc_rows(es, f, top, false);
 	}
 	if (offcpu_any(es->off))

@@ -10,11 +10,7 @@
 #include "arena.h"
 #include "error.h"
 #include "json.h"
-
-double evtab_pct(uint64_t part, uint64_t whole)
-{
-	return whole ? 100.0 * (double)part / (double)whole : 0.0;
-}
+#include "summary.h"
 
 int series_add(struct series *s, uint64_t sec, uint64_t w)
 {
@@ -91,6 +87,8 @@ int counts_add(struct counts *c, const char *name, uint64_t v, uint64_t w)
 	size_t i;
 	int err;
 
+	if (!name)
+		return -PM_ENOMEM;	/* the caller's strtab_intern() failed */
 	for (i = 0; i < c->n; i++) {
 		if (c->c[i].name == name || !strcmp(c->c[i].name, name)) {
 			c->c[i].v += v;
@@ -234,8 +232,8 @@ void pytable_write_text(FILE *f, const struct profile *p, const char *title,
 		fmt(a, sizeof(a), rows[i].self);
 		fmt(b, sizeof(b), rows[i].total);
 		fprintf(f, "    %6.2f%% %12s %6.2f%% %12s  %s\n",
-			evtab_pct(rows[i].self, whole), a,
-			evtab_pct(rows[i].total, whole), b,
+			summary_pct(rows[i].self, whole), a,
+			summary_pct(rows[i].total, whole), b,
 			profile_frame(p, rows[i].frame)->name);
 	}
 	free(rows);

@@ -52,6 +52,8 @@ struct counts {
 	size_t n, alloc;
 };
 
+/* Add v, w under name (interned); a NULL name (a failed strtab_intern)
+ * gives -PM_ENOMEM. */
 int counts_add(struct counts *c, const char *name, uint64_t v, uint64_t w);
 void counts_release(struct counts *c);
 /* Entries sorted by v descending (ties by name); caller frees. */
@@ -71,8 +73,6 @@ void pytable_write_json(FILE *f, const struct profile *p, unsigned top);
 void fmt_count(char *buf, size_t len, uint64_t v);
 void fmt_bytes(char *buf, size_t len, uint64_t v);
 void fmt_ns(char *buf, size_t len, uint64_t v);
-
-double evtab_pct(uint64_t part, uint64_t whole);
 
 /* What eventsum.c made of an event (attr), once, from its type/config or
  * its tracepoint format. Field slots per kind are listed in eventsum.c. */

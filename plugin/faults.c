@@ -20,6 +20,7 @@
 #include "arena.h"
 #include "error.h"
 #include "json.h"
+#include "summary.h"
 
 enum mk { MK_HEAP, MK_ANON, MK_STACK, MK_FILE, MK_CODE, MK_SPECIAL,
 	  MK_KERNEL, MK_UNKNOWN, MK_NR };
@@ -79,11 +80,6 @@ void faults_free(struct faults *fs)
 	}
 	free(fs->ev);
 	free(fs);
-}
-
-bool faults_any(const struct faults *fs)
-{
-	return fs->n > 0;
 }
 
 static struct fault_ev *get_ev(struct faults *fs, const struct attr_kind *ak)
@@ -222,17 +218,17 @@ static void write_ev_text(const struct fault_ev *e, FILE *f, unsigned top)
 	if (!e->faults)
 		return;
 	fprintf(f, "  mode: %.1f%% user, %.1f%% kernel%s\n",
-		evtab_pct(e->user, e->faults), evtab_pct(e->kernel, e->faults),
+		summary_pct(e->user, e->faults), summary_pct(e->kernel, e->faults),
 		ec ? "" : " (from the sample's cpumode)");
 	if (ec) {
 		fprintf(f, "  access: %.1f%% read, %.1f%% write, %.1f%% "
 			"instruction fetch; %.1f%% page not present, %.1f%% "
 			"protection\n",
-			evtab_pct(e->access[ACC_READ], e->faults),
-			evtab_pct(e->access[ACC_WRITE], e->faults),
-			evtab_pct(e->access[ACC_EXEC], e->faults),
-			evtab_pct(e->not_present, e->faults),
-			evtab_pct(e->protection, e->faults));
+			summary_pct(e->access[ACC_READ], e->faults),
+			summary_pct(e->access[ACC_WRITE], e->faults),
+			summary_pct(e->access[ACC_EXEC], e->faults),
+			summary_pct(e->not_present, e->faults),
+			summary_pct(e->protection, e->faults));
 	}
 	if (!e->with_addr) {
 		fprintf(f, "  mappings: no faulting addresses (record with "
@@ -242,13 +238,13 @@ static void write_ev_text(const struct fault_ev *e, FILE *f, unsigned top)
 		for (i = 0; i < MK_NR; i++)
 			if (e->by_kind[i])
 				fprintf(f, "    %6.2f%% %12llu  %s\n",
-					evtab_pct(e->by_kind[i], e->faults),
+					summary_pct(e->by_kind[i], e->faults),
 					(unsigned long long)e->by_kind[i],
 					mk_names[i]);
 		files = counts_sorted(&e->files);
 		for (i = 0; files && i < e->files.n && i < (top ? top : 15); i++)
 			fprintf(f, "    %6.2f%% %12llu    %s\n",
-				evtab_pct(files[i].v, e->faults),
+				summary_pct(files[i].v, e->faults),
 				(unsigned long long)files[i].v, files[i].name);
 		free(files);
 	}
@@ -277,7 +273,7 @@ void faults_write_text(const struct faults *fs, FILE *f, unsigned top)
 		fprintf(f, "\nmajor vs minor: %llu major, %llu minor "
 			"(%.2f%% major)\n", (unsigned long long)major,
 			(unsigned long long)minor,
-			evtab_pct(major, major + minor));
+			summary_pct(major, major + minor));
 }
 
 static void write_ev_json(const struct fault_ev *e, FILE *f, unsigned top)

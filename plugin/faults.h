@@ -21,7 +21,6 @@ void faults_free(struct faults *fs);	/* NULL accepted */
 int faults_sample(struct faults *fs, const struct es_ctx *c,
 		  const struct es_sample *s);
 
-bool faults_any(const struct faults *fs);
 void faults_write_text(const struct faults *fs, FILE *f, unsigned top);
 /* A JSON array, one object per fault event. */
 void faults_write_json(const struct faults *fs, FILE *f, unsigned top);

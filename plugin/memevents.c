@@ -31,6 +31,7 @@
 #include "arena.h"
 #include "error.h"
 #include "json.h"
+#include "summary.h"
 
 #define DATA_SRC_ALL_NA UINT64_C(0x1e05080021)
 #define MAX_ORDER_BITS 20
@@ -43,7 +44,6 @@ struct pend {
 struct mm_rss {
 	int64_t cur[4];
 	bool seen[4];
-	int64_t peak;
 };
 
 struct memevents {
@@ -117,17 +117,6 @@ void memevents_expect_exit(struct memevents *m, int sc)
 {
 	if (sc >= 0 && sc < SC_NR)
 		m->expect_exit[sc] = true;
-}
-
-bool memevents_any(const struct memevents *m)
-{
-	size_t i;
-
-	for (i = 0; i < SC_NR; i++)
-		if (m->calls[i])
-			return true;
-	return m->pa_n || m->pf_n || m->rss_events || m->ds_samples ||
-	       m->ds_na;
 }
 
 struct profile *memevents_profile(const struct memevents *m,
@@ -337,8 +326,6 @@ static int rss_event(struct memevents *m, const struct es_ctx *c,
 	r->cur[member] = (int64_t)size;
 	r->seen[member] = true;
 	sum = r->cur[0] + r->cur[1] + r->cur[3];
-	if (sum > r->peak)
-		r->peak = sum;
 	if (sum > m->rss_peak)
 		m->rss_peak = sum;
 	if (d > 0) {
@@ -464,7 +451,7 @@ static void counts_text(FILE *f, const char *title, const struct counts *c,
 	fprintf(f, "  %s:", title);
 	for (i = 0; i < c->n && i < 8; i++)
 		fprintf(f, "%s %s %.1f%%", i ? "," : "", v[i].name,
-			evtab_pct(v[i].v, whole));
+			summary_pct(v[i].v, whole));
 	fputc('\n', f);
 	free(v);
 }

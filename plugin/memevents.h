@@ -33,7 +33,6 @@ int memevents_data_src(struct memevents *m, const struct es_ctx *c,
 struct profile *memevents_profile(const struct memevents *m,
 				  const char *name);
 
-bool memevents_any(const struct memevents *m);
 void memevents_write_text(const struct memevents *m, FILE *f, unsigned top);
 /* A JSON object. */
 void memevents_write_json(const struct memevents *m, FILE *f, unsigned top);

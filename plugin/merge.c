@@ -71,7 +71,7 @@ size_t merge_stack(const struct frame *in, size_t n, int truncated,
 		if (f->kind == FRAME_INTERP)
 			continue;
 		if (i > outermost_py && f->kind == FRAME_NATIVE &&
-		    frame_name_in(f->name, start_frames))
+		    merge_is_start_frame(f->name))
 			continue;
 		out[nout++] = *f;
 	}

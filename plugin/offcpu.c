@@ -31,6 +31,7 @@
 #include "arena.h"
 #include "error.h"
 #include "json.h"
+#include "summary.h"
 
 #define STATE_SLEEPING 0x7f
 #define MAX_STACK (1u << 16)
@@ -119,7 +120,8 @@ struct profile *offcpu_profile(const struct offcpu *o, const char *name)
 	return NULL;
 }
 
-bool offcpu_is_gil_wait(const struct frame *f, size_t n)
+/* Whether a leaf-first symbolized stack is blocked in GIL acquisition. */
+static bool offcpu_is_gil_wait(const struct frame *f, size_t n)
 {
 	size_t i;
 
@@ -306,7 +308,7 @@ void offcpu_write_text(const struct offcpu *o, FILE *f, unsigned top)
 			   fmt_ns, o->blocked_ns, top);
 	fmt_ns(a, sizeof(a), o->gil_ns);
 	fprintf(f, "  GIL wait: %s (%.1f%% of blocked time)\n", a,
-		evtab_pct(o->gil_ns, o->blocked_ns));
+		summary_pct(o->gil_ns, o->blocked_ns));
 	pytable_write_text(f, o->p_gil, "GIL wait by Python function:",
 			   fmt_ns, o->gil_ns, top);
 	t = sorted_threads(o);

@@ -43,7 +43,4 @@ bool offcpu_any(const struct offcpu *o);
 void offcpu_write_text(const struct offcpu *o, FILE *f, unsigned top);
 void offcpu_write_json(const struct offcpu *o, FILE *f, unsigned top);
 
-/* Whether a leaf-first symbolized stack is blocked in GIL acquisition. */
-bool offcpu_is_gil_wait(const struct frame *leaf_first, size_t n);
-
 #endif
