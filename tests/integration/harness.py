@@ -79,16 +79,21 @@ def run(cmd, check=True, **kw):
 
 
 _fp_python = None
+_fp_error = None
 
 
 def fp_python():
     """The frame-pointer CPython 3.13 built (once, cached) by
-    scripts/build-fp-python."""
-    global _fp_python
+    scripts/build-fp-python. A failed build fails every later caller at
+    once rather than being tried again by each test."""
+    global _fp_python, _fp_error
+    if _fp_error:
+        raise AssertionError(_fp_error)
     if _fp_python is None:
         p = run([os.path.join(ROOT, "scripts", "build-fp-python")], check=False)
         if p.returncode != 0:
-            raise AssertionError("scripts/build-fp-python failed:\n" + p.stderr[-3000:])
+            _fp_error = "scripts/build-fp-python failed:\n" + p.stderr[-3000:]
+            raise AssertionError(_fp_error)
         _fp_python = p.stdout.strip().splitlines()[-1]
     return _fp_python
 
