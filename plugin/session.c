@@ -211,7 +211,6 @@ static struct thread *thread_set(struct session *s, uint32_t tid,
 		t->comm = NULL;		/* a reused tid: forget the old name */
 	t->pid = p->pid;
 	t->proc = p;
-	t->exited = false;
 	if (!t->comm)
 		t->comm = p->comm;
 	return t;
@@ -366,7 +365,6 @@ static int proc_insert_map(struct proc *p, const struct map *m)
 static void proc_clear_maps(struct session *s, struct proc *p)
 {
 	p->nr_maps = 0;
-	p->exe = NULL;
 	p->maps_gen++;
 	p->code_gen++;
 	proc_release_priv(s, p);
@@ -375,7 +373,7 @@ static void proc_clear_maps(struct session *s, struct proc *p)
 static int process_mmap(struct session *s, const struct pd_event *ev)
 {
 	struct map m = {0};
-	struct proc *p;
+	struct thread *t;
 	bool kernel = (ev->misc & PD_CPUMODE_MASK) == PD_MISC_KERNEL ||
 		      (ev->misc & PD_CPUMODE_MASK) == PD_MISC_GUEST_KERNEL;
 	const char *path;
@@ -386,20 +384,11 @@ static int process_mmap(struct session *s, const struct pd_event *ev)
 	m.start = ev->u.mmap.start;
 	m.end = ev->u.mmap.start + ev->u.mmap.len;
 	m.pgoff = ev->u.mmap.pgoff;
-	m.maj = ev->u.mmap.maj;
-	m.min = ev->u.mmap.min;
-	m.ino = ev->u.mmap.ino;
-	m.time = ev->sid.time;
-	if (ev->type == PD_MMAP2) {
-		m.prot = ev->u.mmap.prot;
-		m.flags = ev->u.mmap.flags;
-		m.exec = (m.prot & 4) != 0;
-	} else {
-		/* MMAP records are only emitted for executable maps unless
-		 * they carry MMAP_DATA. */
+	if (ev->type == PD_MMAP2)
+		m.exec = (ev->u.mmap.prot & 4) != 0;	/* PROT_EXEC */
+	else	/* MMAP records are only emitted for executable maps unless
+		 * they carry MMAP_DATA */
 		m.exec = !(ev->misc & PD_MISC_MMAP_DATA);
-		m.prot = m.exec ? 5 : 3;
-	}
 	if (ev->misc & PD_MISC_MMAP_BUILD_ID && ev->type == PD_MMAP2) {
 		m.build_id_size = ev->u.mmap.build_id_size > 20 ?
 				  20 : ev->u.mmap.build_id_size;
@@ -416,14 +405,10 @@ static int process_mmap(struct session *s, const struct pd_event *ev)
 		 * = _text: keep it as given. */
 		return proc_insert_map(&s->kernel, &m);
 	}
-	if (!session_thread(s, ev->u.mmap.pid, ev->u.mmap.tid))
+	t = session_thread(s, ev->u.mmap.pid, ev->u.mmap.tid);
+	if (!t)
 		return -PM_ENOMEM;
-	p = session_proc(s, ev->u.mmap.pid);
-	if (!p)
-		return -PM_ENOMEM;
-	if (m.exec && !p->exe && path[0] == '/')
-		p->exe = path;
-	return proc_insert_map(p, &m);
+	return proc_insert_map(t->proc, &m);
 }
 
 static int process_comm(struct session *s, const struct pd_event *ev)
@@ -470,7 +455,6 @@ static int process_fork(struct session *s, const struct pd_event *ev)
 		return -PM_ENOMEM;
 	p->ppid = ppid;
 	p->comm = parent->comm;
-	p->exe = pp->exe;
 	if (pp->nr_maps) {
 		/* A crafted file of many maps and many forks would otherwise
 		 * make memory grow as maps x forks. */
@@ -494,11 +478,9 @@ static int process_exit(struct session *s, const struct pd_event *ev)
 {
 	struct thread *t = thread_lookup(s, ev->u.fork.tid);
 
-	if (t && t->pid == ev->u.fork.pid) {
-		t->exited = true;
-		if (ev->u.fork.pid == ev->u.fork.tid && t->proc)
-			t->proc->exited = true;
-	}
+	if (t && t->pid == ev->u.fork.pid && ev->u.fork.pid == ev->u.fork.tid &&
+	    t->proc)
+		t->proc->exited = true;
 	return 0;
 }
 

@@ -24,16 +24,12 @@
 struct map {
 	uint64_t start, end;		/* [start, end) */
 	uint64_t pgoff;
-	uint32_t prot, flags;		/* PROT_* / MAP_*; MMAP records: r-x */
-	uint64_t ino;
-	uint32_t maj, min;
 	const char *path;		/* interned; "//anon", "[stack]", ... */
 	uint8_t build_id_size;		/* from MMAP2 with MMAP_BUILD_ID */
 	uint8_t build_id[20];
 	bool exec;			/* PROT_EXEC, or an MMAP record */
 	bool kernel;			/* [kernel.kallsyms]_text, modules */
 	bool file;			/* map_is_file(), computed at insert */
-	uint64_t time;			/* when it was mapped */
 };
 
 #define SESSION_PRIV_SLOTS 16	/* per-process state slots (proc->priv) */
@@ -43,7 +39,6 @@ struct proc {
 	uint32_t ppid;			/* parent at fork, 0 if unknown */
 	unsigned generation;		/* bumped when the PID is reused */
 	const char *comm;		/* comm of the main thread */
-	const char *exe;		/* first exec'd ELF mapped (best guess) */
 	struct map *maps;		/* sorted by start, non-overlapping */
 	size_t nr_maps, maps_alloc;
 	bool exited;
@@ -60,7 +55,6 @@ struct thread {
 	uint32_t pid, tid;
 	const char *comm;
 	struct proc *proc;
-	bool exited;
 };
 
 struct session;
