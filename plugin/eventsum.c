@@ -80,8 +80,8 @@ struct eventsum {
 	long cpu_idx;			/* attr of the CPU event, -1 */
 	uint64_t cpu_samples, gc_samples, mismatched;
 	struct profile *p_gc;
-	const struct profile *const *attr_prof;	/* main's, per attr */
-	size_t nr_attr_prof;
+	const struct event_stats *events;	/* main's, per attr */
+	size_t nr_events;
 	uint64_t t0;
 	bool have_t0;
 };
@@ -364,20 +364,20 @@ bool eventsum_profile_known(const char *name)
 	return false;
 }
 
-void eventsum_set_attr_profiles(struct eventsum *es,
-				const struct profile *const *per_attr, size_t n)
+void eventsum_set_events(struct eventsum *es, const struct event_stats *ev,
+			 size_t n)
 {
-	es->attr_prof = per_attr;
-	es->nr_attr_prof = n;
+	es->events = ev;
+	es->nr_events = n;
 }
 
-/* The CPU event's profile, built by the caller (eventsum_set_attr_profiles)
+/* The CPU event's profile, built by the caller (eventsum_set_events)
  * from the same merged stacks: not built a second time here. */
 static const struct profile *cpu_profile(const struct eventsum *es)
 {
-	if (es->cpu_idx < 0 || (size_t)es->cpu_idx >= es->nr_attr_prof)
+	if (es->cpu_idx < 0 || (size_t)es->cpu_idx >= es->nr_events)
 		return NULL;
-	return es->attr_prof[es->cpu_idx];
+	return es->events[es->cpu_idx].profile;
 }
 
 /* Self weight of the Python frame named `name` in the CPU profile. */

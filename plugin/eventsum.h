@@ -29,6 +29,7 @@
 #include "profile.h"
 #include "session.h"
 #include "stack.h"
+#include "summary.h"
 
 struct eventsum;
 
@@ -54,10 +55,11 @@ struct profile *eventsum_profile(const struct eventsum *es, const char *name,
 /* Whether name is one of those (before any sample was seen). */
 bool eventsum_profile_known(const char *name);
 
-/* The caller's per-attr profiles (indexed like the attrs; the CPU event's
- * gives the GC share per function). Borrowed until eventsum_free(). */
-void eventsum_set_attr_profiles(struct eventsum *es,
-				const struct profile *const *per_attr, size_t n);
+/* The caller's per-attr stats and profiles (indexed like the attrs; the
+ * CPU event's profile gives the GC share per function). Borrowed until
+ * eventsum_free(). */
+void eventsum_set_events(struct eventsum *es, const struct event_stats *ev,
+			 size_t n);
 
 /* Text sections (after the CPU summary). top: rows per table, 0 = 15.
  * 0 or -PM_EIO. */

@@ -310,7 +310,6 @@ struct run {
 					   on damaged input */
 	uint64_t fail_offset;		/* the record processing failed on */
 	uint32_t fail_type;
-	const struct profile **profs;	/* ev[i].profile, for eventsum */
 };
 
 /* The pipeline's sink: a finished stack into the profiles and counters. */
@@ -765,11 +764,6 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	r.profs = calloc(r.nr_ev, sizeof(*r.profs));
-	if (!r.profs) {
-		status = 1;
-		goto out;
-	}
 	for (i = 0; i < r.nr_ev; i++) {
 		r.ev[i].name = perfdata_attr(r.pd, i)->name;
 		r.ev[i].profile = profile_new();
@@ -777,9 +771,8 @@ int main(int argc, char **argv)
 			status = 1;
 			goto out;
 		}
-		r.profs[i] = r.ev[i].profile;
 	}
-	eventsum_set_attr_profiles(r.evsum, r.profs, r.nr_ev);
+	eventsum_set_events(r.evsum, r.ev, r.nr_ev);
 	if (o.event && !pick_event(&r) && !eventsum_profile_known(o.event)) {
 		fprintf(stderr, "pyperf-merge: %s: no event named '%s'; the "
 			"recording has:", o.input, o.event);
@@ -817,7 +810,6 @@ out:
 	for (i = 0; r.ev && i < r.nr_ev; i++)
 		profile_free(r.ev[i].profile);
 	free(r.ev);
-	free(r.profs);
 	free(r.merged);
 	session_free(r.sess);
 	symbols_free(r.syms);
