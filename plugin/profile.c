@@ -76,8 +76,8 @@ struct profile {
 	/* The last stack added: its frames and nodes per level. Stacks in a
 	 * row often share a long prefix, which is then reused without a
 	 * single hash probe. path_ok levels are valid (0 after a failure). */
-	uint32_t *path, *path_frame;
-	size_t path_alloc, path_frame_alloc, path_ok;
+	uint32_t *path;			/* nodes of the last stack added */
+	size_t path_alloc, path_ok;
 
 	uint64_t total, stacks;
 };
@@ -361,7 +361,6 @@ void profile_free(struct profile *p)
 	free(p->nodes);
 	free(p->ctab);
 	free(p->path);
-	free(p->path_frame);
 	free(p);
 }
 
@@ -389,16 +388,13 @@ int profile_add(struct profile *p, const struct frame *frames, size_t n,
 	}
 	err = grow_array((void **)&p->path, &p->path_alloc, n ? n : 1,
 			 sizeof(*p->path), PROFILE_MAX_DEPTH);
-	if (!err)
-		err = grow_array((void **)&p->path_frame, &p->path_frame_alloc,
-				 n ? n : 1, sizeof(*p->path_frame),
-				 PROFILE_MAX_DEPTH);
 	if (err)
 		goto out;
 	reuse = 1;
 	for (i = 0; i < n; i++) {
 		if (reuse && i < p->path_ok &&
-		    frame_equal(&p->fe[p->path_frame[i]], &frames[i])) {
+		    frame_equal(&p->fe[p->nodes[p->path[i]].n.frame],
+				&frames[i])) {
 			cur = p->path[i];
 			continue;
 		}
@@ -411,7 +407,6 @@ int profile_add(struct profile *p, const struct frame *frames, size_t n,
 			goto out;
 		}
 		p->path[i] = cur;
-		p->path_frame[i] = fi;
 	}
 	p->path_ok = n;
 
@@ -531,9 +526,7 @@ size_t profile_children_sorted(const struct profile *p, uint32_t node,
 
 	if (node >= p->nr_nodes)
 		return 0;
-	for (c = p->nodes[node].n.first_child; c != NONE;
-	     c = p->nodes[c].n.next_sibling)
-		n++;
+	n = p->nodes[node].nr_children;
 	if (!out || n > max)
 		return n;
 	i = 0;
